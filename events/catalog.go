@@ -13,7 +13,6 @@ const (
 	TypeIncidentAcknowledged = "incident.acknowledged"
 	TypeIncidentResolved     = "incident.resolved"
 	TypeIncidentNoteAdded    = "incident.note_added"
-	TypeIncidentAlertRepeat  = "incident.alert_repeated"
 	TypeCommandRejected      = "command.rejected"
 )
 
@@ -91,13 +90,6 @@ type IncidentTriggered struct {
 	AlertID       string `json:"alert_id,omitempty"`
 }
 
-// IncidentAlertRepeated says a repeated alert was folded into an open incident.
-type IncidentAlertRepeated struct {
-	IncidentRef
-	AlertID    string `json:"alert_id"`
-	AlertCount int64  `json:"alert_count"`
-}
-
 // IncidentTransitioned is the data of acknowledged and resolved events.
 type IncidentTransitioned struct {
 	IncidentRef
@@ -150,9 +142,6 @@ func Catalog() []Spec {
 			return IncidentTriggered{IncidentRef: r, Service: "checkout", DedupKey: "disk-full-db1",
 				Title: "Disk 95% full on db1", Severity: "SEV1", AlertSeverity: SeverityCritical,
 				AlertID: "0195f3a2-7c4e-7b3a-9d2e-000000000001"}
-		}},
-		{TypeIncidentAlertRepeat, KindEvent, 1, func() any {
-			return IncidentAlertRepeated{IncidentRef: exampleRef, AlertID: "0195f3a2-7c4e-7b3a-9d2e-000000000002", AlertCount: 2}
 		}},
 		{TypeIncidentAcknowledged, KindEvent, 1, func() any {
 			return IncidentTransitioned{IncidentRef: exampleRef, From: "triggered", To: "acknowledged", Note: "looking"}

@@ -1,0 +1,422 @@
+// Package app is the one place where a firebreak process is wired:
+// configuration → NATS → databases → stores → services → HTTP. `firebreak dev`
+// runs every service in one App over an embedded NATS server and SQLite;
+// `firebreak serve <service>` runs one over external NATS and PostgreSQL.
+// Even in one process the services talk only through NATS.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/firebreak-dev/firebreak/internal/bus"
+	"github.com/firebreak-dev/firebreak/internal/db"
+	"github.com/firebreak-dev/firebreak/internal/httpapi"
+	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
+	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/services/incident"
+	incidentpg "github.com/firebreak-dev/firebreak/services/incident/store/postgres"
+	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
+	"github.com/firebreak-dev/firebreak/services/intake"
+)
+
+// Services lists every service, in start order.
+var Services = []string{intake.Name, incident.Name}
+
+// Config is a process's configuration. Zero values take the defaults in
+// the comments.
+type Config struct {
+	// Services to run; empty runs all of them.
+	Services []string
+	// DataDir holds the SQLite files (<service>.db), the embedded NATS store
+	// and the generated admin token. Default ./.firebreak.
+	DataDir string
+	// HTTPAddr is where the API listens. Default 127.0.0.1:8080.
+	HTTPAddr string
+	// NATSURL connects to an external NATS server; empty starts an embedded
+	// one in DataDir/nats.
+	NATSURL string
+	// NATSListen is the client address of the embedded NATS server, for
+	// outside producers. Empty serves in-process connections only. If the
+	// port is taken a free one is used (see App.NATSURL).
+	NATSListen string
+	// Postgres is a PostgreSQL URL; empty keeps each service's state in
+	// DataDir/<service>.db (SQLite). With PostgreSQL each service has its
+	// own schema (fb_<service>).
+	Postgres string
+	// AdminToken is the bootstrap admin token. Empty: read
+	// DataDir/admin.token, or (with GenerateToken) create one there.
+	AdminToken    string
+	GenerateToken bool
+	// AutoCreateServices creates technical services on first use.
+	AutoCreateServices bool
+	// StreamReplicas is the JetStream replica count (3 on a cluster). Default 1.
+	StreamReplicas int
+	// Logger receives the process log. Default: discard.
+	Logger *slog.Logger
+	// Now is the services' clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if len(c.Services) == 0 {
+		c.Services = Services
+	}
+	if c.DataDir == "" {
+		c.DataDir = ".firebreak"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.StreamReplicas == 0 {
+		c.StreamReplicas = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports configuration errors.
+func (c *Config) Validate() error {
+	for _, s := range c.Services {
+		if !slices.Contains(Services, s) {
+			return fmt.Errorf("unknown service %q (services: %s)", s, strings.Join(Services, ", "))
+		}
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		return fmt.Errorf("stream replicas must be 1 to 5, got %d", c.StreamReplicas)
+	}
+	return nil
+}
+
+// App is a wired firebreak process.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	embedded *bus.Embedded
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	router   *bus.Router
+	relays   []*bus.Relay
+	http     *httpapi.Server
+	httpAddr net.Addr
+	natsURL  string
+	token    string
+	closers  []func()
+
+	// Incident is the incident service when this process runs it (tests).
+	Incident *incident.Service
+
+	closeOnce sync.Once
+}
+
+// New wires a process: it starts or connects to NATS, creates the streams,
+// opens and migrates the databases, registers every service's consumers
+// and routes, and binds the HTTP listener. Run starts the work.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := a.loadToken(); err != nil {
+		return nil, err
+	}
+	if err := a.connectNATS(); err != nil {
+		return nil, err
+	}
+	if err := bus.EnsureStreams(ctx, a.js, cfg.StreamReplicas); err != nil {
+		return nil, fmt.Errorf("create streams: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.router, err = bus.NewRouter(a.js, a.log, reg); err != nil {
+		return nil, err
+	}
+	if a.http, err = httpapi.New(httpapi.NewAdminToken(a.token), a.log, reg); err != nil {
+		return nil, err
+	}
+	a.http.AddReadyCheck("nats", func(context.Context) error {
+		if !a.nc.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	for _, name := range cfg.Services {
+		if err := a.wire(ctx, name); err != nil {
+			return nil, fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	if a.httpAddr, err = a.http.Listen(cfg.HTTPAddr); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) loadToken() error {
+	a.token = a.cfg.AdminToken
+	if a.token != "" {
+		return nil
+	}
+	path := a.TokenFile()
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		a.token = strings.TrimSpace(string(b))
+		return nil
+	}
+	if !a.cfg.GenerateToken {
+		return errors.New("no admin token: set FIREBREAK_ADMIN_TOKEN (or --admin-token)")
+	}
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return err
+	}
+	a.token = "fb_admin_" + hex.EncodeToString(buf)
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(a.token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write admin token: %w", err)
+	}
+	return nil
+}
+
+func (a *App) connectNATS() error {
+	url := a.cfg.NATSURL
+	var opts []nats.Option
+	opts = append(opts, nats.Name("firebreak"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if url == "" {
+		e, err := bus.StartEmbedded(bus.EmbeddedConfig{
+			StoreDir: filepath.Join(a.cfg.DataDir, "nats"), Listen: a.cfg.NATSListen, ServerName: "firebreak-dev",
+		})
+		if errors.Is(err, bus.ErrPortInUse) {
+			a.log.Warn("NATS port taken, using a free one", "wanted", a.cfg.NATSListen)
+			host, _, _ := net.SplitHostPort(a.cfg.NATSListen)
+			e, err = bus.StartEmbedded(bus.EmbeddedConfig{
+				StoreDir: filepath.Join(a.cfg.DataDir, "nats"), Listen: net.JoinHostPort(host, "0"), ServerName: "firebreak-dev",
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("start embedded NATS: %w", err)
+		}
+		a.embedded = e
+		a.natsURL = e.URL
+		nc, err := e.Connect(opts...)
+		if err != nil {
+			return fmt.Errorf("connect embedded NATS: %w", err)
+		}
+		a.nc = nc
+	} else {
+		nc, err := nats.Connect(url, opts...)
+		if err != nil {
+			return fmt.Errorf("connect NATS %s: %w", url, err)
+		}
+		a.nc, a.natsURL = nc, url
+	}
+	js, err := jetstream.New(a.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	a.js = js
+	return nil
+}
+
+// wire builds one service.
+func (a *App) wire(ctx context.Context, name string) error {
+	log := a.log.With("service", name)
+	switch name {
+	case intake.Name:
+		svc, err := intake.New(bus.NewPublisher(a.js, log), log, intake.Config{Now: a.cfg.Now})
+		if err != nil {
+			return err
+		}
+		svc.Routes(a.http, log)
+	case incident.Name:
+		store, outbox, err := a.incidentStore(ctx)
+		if err != nil {
+			return err
+		}
+		relay := bus.NewRelay(a.js, outbox, log, bus.RelayConfig{})
+		a.relays = append(a.relays, relay)
+		svc, err := incident.New(store, log, incident.Config{
+			AutoCreateServices: a.cfg.AutoCreateServices, Now: a.cfg.Now, OnCommit: relay.Notify,
+		})
+		if err != nil {
+			return err
+		}
+		if err := svc.Register(a.router); err != nil {
+			return err
+		}
+		svc.Routes(a.http, log)
+		a.Incident = svc
+	}
+	return nil
+}
+
+func (a *App) incidentStore(ctx context.Context) (incident.Store, bus.OutboxStore, error) {
+	if a.cfg.Postgres != "" {
+		pool, err := a.openPostgres(ctx, incident.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return incidentpg.New(pool, a.cfg.Now), outboxpg.New(pool), nil
+	}
+	d, err := a.openSQLite(ctx, incident.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return incidentsqlite.New(d, a.cfg.Now), outboxsqlite.New(d), nil
+}
+
+// PostgresSchema is the schema a service owns in a shared database.
+func PostgresSchema(service string) string { return "fb_" + service }
+
+func (a *App) openPostgres(ctx context.Context, service string) (*pgxpool.Pool, error) {
+	pool, err := db.OpenPostgres(ctx, a.cfg.Postgres, PostgresSchema(service))
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, pool.Close)
+	if err := MigratePostgres(ctx, pool, service); err != nil {
+		return nil, err
+	}
+	a.http.AddReadyCheck(service+"-db", func(ctx context.Context) error { return pool.Ping(ctx) })
+	return pool, nil
+}
+
+func (a *App) openSQLite(ctx context.Context, service string) (*sql.DB, error) {
+	d, err := db.OpenSQLite(ctx, filepath.Join(a.cfg.DataDir, service+".db"))
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { d.Close() })
+	if err := MigrateSQLite(ctx, d, service); err != nil {
+		return nil, err
+	}
+	a.http.AddReadyCheck(service+"-db", func(ctx context.Context) error { return d.PingContext(ctx) })
+	return d, nil
+}
+
+// migrationSets are the migration sets of a service's database.
+func migrationSets(service string) []string {
+	switch service {
+	case incident.Name:
+		return []string{"outbox", incident.Name}
+	}
+	return nil
+}
+
+// MigrateSQLite applies a service's migrations to its SQLite database.
+func MigrateSQLite(ctx context.Context, d *sql.DB, service string) error {
+	for _, set := range migrationSets(service) {
+		if err := db.Migrate(ctx, d, db.SQLite, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MigratePostgres applies a service's migrations to its PostgreSQL schema.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, service string) error {
+	for _, set := range migrationSets(service) {
+		if err := db.MigratePostgres(ctx, pool, set); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HasDatabase reports whether a service keeps state of its own.
+func HasDatabase(service string) bool { return len(migrationSets(service)) > 0 }
+
+// HTTPURL is the base URL of the API.
+func (a *App) HTTPURL() string { return "http://" + a.httpAddr.String() }
+
+// NATSURL is the NATS client URL ("" for an embedded server that does not
+// listen).
+func (a *App) NATSURL() string { return a.natsURL }
+
+// Token is the bootstrap admin token.
+func (a *App) Token() string { return a.token }
+
+// TokenFile is where `dev` keeps the generated admin token.
+func (a *App) TokenFile() string { return filepath.Join(a.cfg.DataDir, "admin.token") }
+
+// Run serves until ctx ends, then drains: the HTTP server stops taking
+// requests and finishes those in flight, the router finishes the messages
+// it is handling (unacknowledged ones are redelivered after a restart), the
+// relays publish what is committed, and everything closes.
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.router.Run(gctx) })
+	for _, r := range a.relays {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	g.Go(func() error {
+		select {
+		case <-a.router.Running():
+		case <-gctx.Done():
+			return nil
+		}
+		return a.http.Serve(gctx)
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, r := range a.relays {
+		if ferr := r.Flush(flushCtx); ferr != nil {
+			a.log.Warn("outbox flush at shutdown", "err", ferr)
+		}
+	}
+	return err
+}
+
+// Close releases everything New acquired. Run calls it.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		if a.router != nil {
+			_ = a.router.Close()
+		}
+		if a.nc != nil {
+			_ = a.nc.Drain()
+			a.nc.Close()
+		}
+		for i := len(a.closers) - 1; i >= 0; i-- {
+			a.closers[i]()
+		}
+		if a.embedded != nil {
+			a.embedded.Shutdown()
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package incident
+
+import (
+	"context"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/events"
+)
+
+// Store is what the incident service needs from its database. The SQLite and
+// PostgreSQL adapters in store/ implement it; storetest/ is the contract both
+// pass.
+type Store interface {
+	// InTx runs fn in one transaction: everything fn does through tx,
+	// including outbox and inbox writes, commits or rolls back together. When
+	// fn returns an error the transaction rolls back and InTx returns it.
+	// InTx retries fn (on a fresh transaction) when the engine reports a
+	// serialization failure or a unique-key race; fn must be safe to re-run.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// IncidentGet returns an incident by id or by number (ref.Number > 0).
+	// Errors: ErrNotFound.
+	IncidentGet(ctx context.Context, ref Ref) (Incident, error)
+	// IncidentList returns incidents newest first (by number) matching f,
+	// at most f.Limit, starting after f.AfterNumber when it is > 0.
+	IncidentList(ctx context.Context, f ListFilter) ([]Incident, error)
+	// NoteList returns an incident's notes, oldest first.
+	NoteList(ctx context.Context, incidentID string) ([]Note, error)
+}
+
+// Tx is the transactional view of the store handed to Store.InTx's fn.
+type Tx interface {
+	// MarkProcessed records in the inbox that consumer applied msgID; it
+	// reports false when that message was applied before.
+	MarkProcessed(ctx context.Context, consumer, msgID string) (bool, error)
+	// Emit writes envelopes to the outbox.
+	Emit(ctx context.Context, envs ...events.Envelope) error
+
+	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
+	ServiceGet(ctx context.Context, name string) (TechService, error)
+	// ServiceCreate creates a technical service; creating an existing name
+	// returns the existing one.
+	ServiceCreate(ctx context.Context, s TechService) (TechService, error)
+
+	// IncidentGet is Store.IncidentGet inside the transaction.
+	IncidentGet(ctx context.Context, ref Ref) (Incident, error)
+	// IncidentOpenByDedup returns the open (not resolved) incident of
+	// (service, dedupKey). Errors: ErrNotFound.
+	IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (Incident, error)
+	// IncidentCreate inserts inc with the next incident number, which it
+	// returns. inc.ID is set by the caller. Errors: ErrConflict when another
+	// open incident already has the same (service, dedup key).
+	IncidentCreate(ctx context.Context, inc Incident) (int64, error)
+	// IncidentUpdate writes inc if the stored version is still
+	// expectedVersion; inc.Version must be expectedVersion+1.
+	// Errors: ErrVersionConflict.
+	IncidentUpdate(ctx context.Context, inc Incident, expectedVersion int64) error
+	// NoteAdd stores a note and returns its id.
+	NoteAdd(ctx context.Context, n Note) (int64, error)
+}
+
+// Ref names an incident by id or by number.
+type Ref struct {
+	ID     string
+	Number int64
+}
+
+// ListFilter selects incidents for IncidentList.
+type ListFilter struct {
+	Statuses    []Status // empty: any
+	Service     string   // empty: any
+	AfterNumber int64    // cursor: only numbers below this one (newest first); 0: from the newest
+	Limit       int
+}
+
+// TechService is a technical service alerts and incidents belong to.
+type TechService struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+}
+
+// Note is a free-text entry on an incident.
+type Note struct {
+	ID         int64
+	IncidentID string
+	Text       string
+	Author     events.Actor
+	CreatedAt  time.Time
+}
