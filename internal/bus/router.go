@@ -1,0 +1,254 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/firebreak-dev/firebreak/events"
+)
+
+// HandlerFunc handles one envelope. Returning nil acknowledges the message;
+// an error marked with Permanent dead-letters it at once; any other error
+// has it redelivered after the consumer's backoff, and dead-lettered when
+// it fails on its MaxDeliver-th delivery. Handlers must be idempotent on
+// env.ID: every message may arrive more than once.
+type HandlerFunc func(ctx context.Context, env events.Envelope) error
+
+// Middleware wraps a HandlerFunc.
+type Middleware func(HandlerFunc) HandlerFunc
+
+// ErrRouterStarted is returned by Handle after Run, and by Run when called twice.
+var ErrRouterStarted = errors.New("bus router already started")
+
+// routerCloseTimeout bounds how long Close waits for in-flight handlers.
+// Handlers' contexts end after their consumer's AckWait, so only a handler
+// that ignores its context gets near it.
+const routerCloseTimeout = time.Minute
+
+// handleTimeout bounds creating a consumer in Handle.
+const handleTimeout = 15 * time.Second
+
+// maxReasonLen caps the dead-letter reason header.
+const maxReasonLen = 1024
+
+// Router runs handlers on durable JetStream consumers through a watermill
+// message.Router. Per message it recovers panics, puts the envelope's
+// correlation and causation ids and the traceparent in the context, logs
+// the outcome, counts it in Prometheus, and settles the message: ack on
+// success, nack with backoff on a transient error, dead-letter then ack on
+// a permanent error or on the last allowed delivery.
+type Router struct {
+	js      jetstream.JetStream
+	logger  *slog.Logger
+	wr      *message.Router
+	sub     *Subscriber
+	metrics *metrics
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+// NewRouter returns a router on js. reg receives the router's metrics and
+// may be nil; routers sharing one registry share the collectors.
+func NewRouter(js jetstream.JetStream, logger *slog.Logger, reg prometheus.Registerer) (*Router, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	// watermill reports every start and stop at Info; keep that at Debug.
+	wl := watermill.NewSlogLoggerWithLevelMapping(logger, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wr, err := message.NewRouter(message.RouterConfig{CloseTimeout: routerCloseTimeout}, wl)
+	if err != nil {
+		return nil, fmt.Errorf("new bus router: %w", err)
+	}
+	return &Router{js: js, logger: logger, wr: wr, sub: NewSubscriber(js, logger), metrics: m}, nil
+}
+
+// Handle creates or updates the durable consumer cfg describes, right away
+// so that interest exists before anyone publishes, and routes its messages
+// to h once Run is called. Call it before Run.
+func (r *Router) Handle(cfg ConsumerConfig, h HandlerFunc) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if h == nil {
+		return fmt.Errorf("handle %s: nil handler", cfg.Name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.closed {
+		return fmt.Errorf("handle %s: %w", cfg.Name, ErrRouterStarted)
+	}
+	if _, dup := r.wr.Handlers()[cfg.Name]; dup {
+		return fmt.Errorf("handle %s: consumer already handled by this router", cfg.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
+	defer cancel()
+	if err := r.sub.AddConsumer(ctx, cfg); err != nil {
+		return err
+	}
+	r.wr.AddConsumerHandler(cfg.Name, cfg.Name, r.sub, r.messageHandler(cfg, Recoverer(r.logger)(h)))
+	return nil
+}
+
+// Run consumes until ctx is done, then stops pulling, lets in-flight
+// handlers finish and returns. It returns nil after a clean stop.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.started || r.closed {
+		r.mu.Unlock()
+		return ErrRouterStarted
+	}
+	r.started = true
+	r.mu.Unlock()
+	// watermill stops on Close, not on its context alone (not at all with
+	// no handlers), so turn the end of ctx into a Close.
+	stop := context.AfterFunc(ctx, func() {
+		if err := r.wr.Close(); err != nil {
+			r.logger.Error("close bus router", "err", err)
+		}
+	})
+	defer stop()
+	if err := r.wr.Run(ctx); err != nil {
+		return fmt.Errorf("bus router: %w", err)
+	}
+	return nil
+}
+
+// Running is closed once Run has subscribed every consumer.
+func (r *Router) Running() chan struct{} { return r.wr.Running() }
+
+// Close stops the router like cancelling Run's context does, and waits for
+// in-flight handlers.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	started, closed := r.started, r.closed
+	r.closed = true
+	r.mu.Unlock()
+	if closed {
+		return nil
+	}
+	var err error
+	if started {
+		if err = r.wr.Close(); err != nil {
+			err = fmt.Errorf("close bus router: %w", err)
+		}
+	}
+	return errors.Join(err, r.sub.Close())
+}
+
+// Recoverer turns a panic in a handler into an error (a transient one: the
+// message is retried and eventually dead-lettered) and logs the stack.
+func Recoverer(logger *slog.Logger) Middleware {
+	return func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, env events.Envelope) (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					logger.Error("bus handler panicked", "id", env.ID, "type", env.Type, "panic", p, "stack", string(debug.Stack()))
+					err = fmt.Errorf("handler panic: %v", p)
+				}
+			}()
+			return next(ctx, env)
+		}
+	}
+}
+
+// messageHandler is the watermill end of a consumer: it decodes the
+// envelope, runs h, and decides the message's fate. It settles the message
+// itself (Nack) and returns nil, so each outcome is logged once, here.
+func (r *Router) messageHandler(cfg ConsumerConfig, h HandlerFunc) message.NoPublishHandlerFunc {
+	messages := func(outcome string) prometheus.Counter {
+		return r.metrics.messages.WithLabelValues(cfg.Name, outcome)
+	}
+	handled, failed, deadLettered := messages(outcomeHandled), messages(outcomeFailed), messages(outcomeDeadLettered)
+	duration := r.metrics.duration.WithLabelValues(cfg.Name)
+	return func(msg *message.Message) error {
+		delivered, _ := strconv.Atoi(msg.Metadata.Get(MetaNumDelivered))
+		log := r.logger.With("consumer", cfg.Name, "id", msg.UUID, "type", msg.Metadata.Get(HeaderType),
+			"subject", msg.Metadata.Get(MetaSubject), "delivery", delivered)
+
+		start := time.Now()
+		err := dispatch(msg, h)
+		duration.Observe(time.Since(start).Seconds())
+
+		switch {
+		case err == nil:
+			handled.Inc()
+			return nil
+		case IsPermanent(err) || delivered >= cfg.MaxDeliver:
+			if dlqErr := r.deadLetter(msg, cfg, err, delivered); dlqErr != nil {
+				failed.Inc()
+				log.Error("dead-letter failed; message will be redelivered", "err", err, "dlq_err", dlqErr)
+				msg.Nack()
+				return nil
+			}
+			deadLettered.Inc()
+			log.Error("message dead-lettered", "err", err, "dlq", events.DLQSubject(cfg.Name))
+			return nil
+		default:
+			failed.Inc()
+			log.Warn("handler failed; message will be redelivered", "err", err)
+			msg.Nack()
+			return nil
+		}
+	}
+}
+
+// dispatch decodes msg and runs h with the envelope's ids in the context.
+func dispatch(msg *message.Message, h HandlerFunc) error {
+	env, err := events.Decode(msg.Payload)
+	if err != nil {
+		return Permanent(fmt.Errorf("decode envelope: %w", err))
+	}
+	ctx := withEnvelopeIDs(msg.Context(), env.CorrelationID, env.ID)
+	ctx = WithTraceparent(ctx, msg.Metadata.Get(HeaderTraceparent))
+	return h(ctx, env)
+}
+
+// deadLetter publishes msg's original payload to the consumer's dead-letter
+// subject and waits for the server to store it.
+func (r *Router) deadLetter(msg *message.Message, cfg ConsumerConfig, cause error, delivered int) error {
+	h := nats.Header{}
+	for _, k := range []string{HeaderType, HeaderCorrelationID, HeaderCausationID, HeaderTraceparent} {
+		if v := msg.Metadata.Get(k); v != "" {
+			h.Set(k, v)
+		}
+	}
+	h.Set(HeaderMsgID, "dlq-"+msg.UUID)
+	h.Set(HeaderDLQReason, headerValue(cause.Error(), maxReasonLen))
+	h.Set(HeaderDLQConsumer, cfg.Name)
+	h.Set(HeaderDLQDeliveries, strconv.Itoa(delivered))
+	h.Set(HeaderDLQOriginalSubject, msg.Metadata.Get(MetaSubject))
+	subject := events.DLQSubject(cfg.Name)
+	if _, err := r.js.PublishMsg(msg.Context(), &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}); err != nil {
+		return fmt.Errorf("publish to %s: %w", subject, err)
+	}
+	return nil
+}
+
+// headerValue makes s safe as a NATS header value: one line, at most n bytes.
+func headerValue(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}
