@@ -363,6 +363,9 @@ func (a *App) HTTPURL() string { return "http://" + a.httpAddr.String() }
 // listen).
 func (a *App) NATSURL() string { return a.natsURL }
 
+// NATSConn is the process's NATS connection (tests subscribe with it).
+func (a *App) NATSConn() *nats.Conn { return a.nc }
+
 // Token is the bootstrap admin token.
 func (a *App) Token() string { return a.token }
 
