@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,9 +136,7 @@ func TestRouterDeadLetter(t *testing.T) {
 			name:       "panic",
 			maxDeliver: 2,
 			poison: func(delivery int) error {
-				var m map[string]int
-				m["boom"] = delivery // nil map write panics
-				return nil
+				panic(fmt.Sprintf("boom on delivery %d", delivery))
 			},
 			wantDeliveries: "2", wantCalls: 2, wantReason: "handler panic",
 		},
@@ -411,4 +410,39 @@ func assertCounter(t *testing.T, reg *prometheus.Registry, consumer, outcome str
 		}
 	}
 	t.Errorf("no messages_total{%s,%s}", consumer, outcome)
+}
+
+// TestRouterConsumerRecreated deletes the durable consumer under a running
+// router: the router subscribes again and keeps handling.
+func TestRouterConsumerRecreated(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	got := newCounter()
+	r, err := NewRouter(js, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const consumer = "recreated"
+	if err := r.Handle(ConsumerConfig{Name: consumer, Stream: StreamEvt}, func(_ context.Context, env events.Envelope) error {
+		got.add(env.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	startRouter(t, r)
+	pub := NewPublisher(js, nil)
+	before, after := testEnvelope(t, 1), testEnvelope(t, 2)
+	if err := pub.PublishEnvelope(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "first message handled", func() bool { return got.get(before.ID) == 1 })
+	if err := js.DeleteConsumer(ctx, StreamEvt, consumer); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.PublishEnvelope(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "message after the consumer was deleted handled", func() bool { return got.get(after.ID) >= 1 })
 }

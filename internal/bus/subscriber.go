@@ -96,30 +96,80 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
 	}
 	out := make(chan *message.Message)
-	var workers sync.WaitGroup
-	for range sub.cfg.Workers {
-		workers.Go(func() { s.work(ctx, sub.cfg, iter, out) })
-	}
+	go s.run(ctx, sub, iter, out)
+	return out, nil
+}
+
+// run feeds out from the consumer until the subscription is cancelled or
+// the subscriber closed, then closes out. Should the server end the
+// subscription on its own (consumer deleted, leader change), it recreates
+// the consumer and subscribes again.
+func (s *Subscriber) run(ctx context.Context, sub subscription, iter jetstream.MessagesContext, out chan<- *message.Message) {
+	defer s.wg.Done()
+	defer close(out)
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	go func() {
 		select {
-		case <-ctx.Done():
 		case <-s.closing:
+			stop()
+		case <-stopCtx.Done():
 		}
-		// Drain, not Stop: messages already pulled into the buffer are
-		// handled now instead of waiting out AckWait on the server.
-		iter.Drain()
 	}()
-	go func() {
-		defer s.wg.Done()
-		workers.Wait()
-		// Plain acks are buffered by the client; make sure the server has
-		// them before anyone resumes this consumer.
-		if err := s.js.Conn().FlushTimeout(5 * time.Second); err != nil && !s.js.Conn().IsClosed() {
-			s.logger.Warn("flush acks", "consumer", topic, "err", err)
+	cfg := sub.cfg
+	backoff := time.Duration(0)
+	for {
+		if iter != nil {
+			s.consume(stopCtx, cfg, iter, out)
 		}
-		close(out)
-	}()
-	return out, nil
+		if stopCtx.Err() != nil {
+			return
+		}
+		if s.js.Conn().IsClosed() {
+			s.logger.Error("consumer stopped: connection closed", "consumer", cfg.Name)
+			return
+		}
+		backoff = min(max(2*backoff, 250*time.Millisecond), 5*time.Second)
+		s.logger.Error("consumer subscription ended; subscribing again", "consumer", cfg.Name, "after", backoff)
+		select {
+		case <-stopCtx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		iter = nil
+		c, err := s.js.CreateOrUpdateConsumer(stopCtx, cfg.Stream, cfg.jetstreamConfig())
+		if err != nil {
+			s.logger.Error("recreate consumer", "consumer", cfg.Name, "err", err)
+			continue
+		}
+		if iter, err = c.Messages(jetstream.PullMaxMessages(cfg.prefetch())); err != nil {
+			s.logger.Error("subscribe again", "consumer", cfg.Name, "err", err)
+			iter = nil
+			continue
+		}
+		backoff = 0
+	}
+}
+
+// consume runs the workers on iter until it is closed: by the server, or
+// drained when ctx ends.
+func (s *Subscriber) consume(ctx context.Context, cfg ConsumerConfig, iter jetstream.MessagesContext, out chan<- *message.Message) {
+	// Drain, not Stop: messages already pulled into the buffer are handled
+	// now instead of waiting out AckWait on the server.
+	undrain := context.AfterFunc(ctx, iter.Drain)
+	defer undrain()
+	var workers sync.WaitGroup
+	for range cfg.Workers {
+		workers.Go(func() { s.work(ctx, cfg, iter, out) })
+	}
+	workers.Wait()
+	// Plain acks are buffered by the client; make sure the server has them
+	// before anyone resumes this consumer.
+	if nc := s.js.Conn(); !nc.IsClosed() {
+		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+			s.logger.Warn("flush acks", "consumer", cfg.Name, "err", err)
+		}
+	}
 }
 
 // work handles messages one at a time until the iterator is closed.
