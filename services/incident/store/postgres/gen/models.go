@@ -3,3 +3,50 @@
 //   sqlc v1.31.1
 
 package gen
+
+import (
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+type Incident struct {
+	ID             string
+	Number         int64
+	Service        string
+	DedupKey       string
+	Title          string
+	Severity       string
+	AlertSeverity  string
+	Status         string
+	AlertCount     int64
+	Version        int64
+	CreatedAt      pgtype.Timestamptz
+	UpdatedAt      pgtype.Timestamptz
+	LastAlertAt    pgtype.Timestamptz
+	AcknowledgedAt pgtype.Timestamptz
+	AcknowledgedBy string
+	ResolvedAt     pgtype.Timestamptz
+	ResolvedBy     string
+}
+
+type IncidentNumber struct {
+	ID   int32
+	Last int64
+}
+
+type Note struct {
+	ID           int64
+	IncidentID   string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    pgtype.Timestamptz
+}
+
+type Service struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   pgtype.Timestamptz
+}

@@ -3,3 +3,50 @@
 //   sqlc v1.31.1
 
 package gen
+
+import (
+	"database/sql"
+)
+
+type Incident struct {
+	ID             string
+	Number         int64
+	Service        string
+	DedupKey       string
+	Title          string
+	Severity       string
+	AlertSeverity  string
+	Status         string
+	AlertCount     int64
+	Version        int64
+	CreatedAt      string
+	UpdatedAt      string
+	LastAlertAt    string
+	AcknowledgedAt sql.NullString
+	AcknowledgedBy string
+	ResolvedAt     sql.NullString
+	ResolvedBy     string
+}
+
+type IncidentNumber struct {
+	ID   int64
+	Last int64
+}
+
+type Note struct {
+	ID           int64
+	IncidentID   string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    string
+}
+
+type Service struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   string
+}

@@ -7,15 +7,457 @@ package gen
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 )
 
-const placeholder = `-- name: Placeholder :one
-SELECT 1
+const incidentGetByID = `-- name: IncidentGetByID :one
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE id = ?
 `
 
-func (q *Queries) Placeholder(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, placeholder)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
+func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, error) {
+	row := q.db.QueryRowContext(ctx, incidentGetByID, id)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+	)
+	return i, err
+}
+
+const incidentGetByNumber = `-- name: IncidentGetByNumber :one
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE number = ?
+`
+
+func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incident, error) {
+	row := q.db.QueryRowContext(ctx, incidentGetByNumber, number)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+	)
+	return i, err
+}
+
+const incidentInsert = `-- name: IncidentInsert :exec
+INSERT INTO incidents (
+    id, number, service, dedup_key, title, severity, alert_severity, status,
+    alert_count, version, created_at, updated_at, last_alert_at,
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+`
+
+type IncidentInsertParams struct {
+	ID             string
+	Number         int64
+	Service        string
+	DedupKey       string
+	Title          string
+	Severity       string
+	AlertSeverity  string
+	Status         string
+	AlertCount     int64
+	Version        int64
+	CreatedAt      string
+	UpdatedAt      string
+	LastAlertAt    string
+	AcknowledgedAt sql.NullString
+	AcknowledgedBy string
+	ResolvedAt     sql.NullString
+	ResolvedBy     string
+}
+
+func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) error {
+	_, err := q.db.ExecContext(ctx, incidentInsert,
+		arg.ID,
+		arg.Number,
+		arg.Service,
+		arg.DedupKey,
+		arg.Title,
+		arg.Severity,
+		arg.AlertSeverity,
+		arg.Status,
+		arg.AlertCount,
+		arg.Version,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+		arg.LastAlertAt,
+		arg.AcknowledgedAt,
+		arg.AcknowledgedBy,
+		arg.ResolvedAt,
+		arg.ResolvedBy,
+	)
+	return err
+}
+
+const incidentList = `-- name: IncidentList :many
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+WHERE service = IFNULL(NULLIF(CAST(?1 AS TEXT), ''), service)
+  AND number < ?2
+ORDER BY number DESC
+LIMIT ?3
+`
+
+type IncidentListParams struct {
+	Service string
+	Before  int64
+	Lim     int64
+}
+
+// Newest first; before is the cursor (the caller passes MaxInt64 for none);
+// an empty service matches any.
+func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]Incident, error) {
+	rows, err := q.db.QueryContext(ctx, incidentList, arg.Service, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Incident
+	for rows.Next() {
+		var i Incident
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.Service,
+			&i.DedupKey,
+			&i.Title,
+			&i.Severity,
+			&i.AlertSeverity,
+			&i.Status,
+			&i.AlertCount,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.LastAlertAt,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const incidentListByStatus = `-- name: IncidentListByStatus :many
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+WHERE status IN (/*SLICE:statuses*/?)
+  AND service = IFNULL(NULLIF(CAST(? AS TEXT), ''), service)
+  AND number < ?
+ORDER BY number DESC
+LIMIT ?
+`
+
+type IncidentListByStatusParams struct {
+	Statuses []string
+	Column2  string
+	Number   int64
+	Limit    int64
+}
+
+// Plain ? parameters only: sqlc numbers named ones (?2), which breaks the
+// positions after a sqlc.slice expands.
+func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListByStatusParams) ([]Incident, error) {
+	query := incidentListByStatus
+	var queryParams []interface{}
+	if len(arg.Statuses) > 0 {
+		for _, v := range arg.Statuses {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:statuses*/?", strings.Repeat(",?", len(arg.Statuses))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:statuses*/?", "NULL", 1)
+	}
+	queryParams = append(queryParams, arg.Column2)
+	queryParams = append(queryParams, arg.Number)
+	queryParams = append(queryParams, arg.Limit)
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Incident
+	for rows.Next() {
+		var i Incident
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.Service,
+			&i.DedupKey,
+			&i.Title,
+			&i.Severity,
+			&i.AlertSeverity,
+			&i.Status,
+			&i.AlertCount,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.LastAlertAt,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const incidentNumberNext = `-- name: IncidentNumberNext :one
+UPDATE incident_numbers SET last = last + 1 WHERE id = 1 RETURNING last
+`
+
+func (q *Queries) IncidentNumberNext(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, incidentNumberNext)
+	var last int64
+	err := row.Scan(&last)
+	return last, err
+}
+
+const incidentOpenByDedup = `-- name: IncidentOpenByDedup :one
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+WHERE service = ? AND dedup_key = ? AND status <> 'resolved'
+`
+
+type IncidentOpenByDedupParams struct {
+	Service  string
+	DedupKey string
+}
+
+func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDedupParams) (Incident, error) {
+	row := q.db.QueryRowContext(ctx, incidentOpenByDedup, arg.Service, arg.DedupKey)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+	)
+	return i, err
+}
+
+const incidentUpdate = `-- name: IncidentUpdate :execrows
+UPDATE incidents SET
+    title = ?1,
+    severity = ?2,
+    alert_severity = ?3,
+    status = ?4,
+    alert_count = ?5,
+    version = ?6,
+    updated_at = ?7,
+    last_alert_at = ?8,
+    acknowledged_at = ?9,
+    acknowledged_by = ?10,
+    resolved_at = ?11,
+    resolved_by = ?12
+WHERE id = ?13 AND version = ?14
+`
+
+type IncidentUpdateParams struct {
+	Title           string
+	Severity        string
+	AlertSeverity   string
+	Status          string
+	AlertCount      int64
+	Version         int64
+	UpdatedAt       string
+	LastAlertAt     string
+	AcknowledgedAt  sql.NullString
+	AcknowledgedBy  string
+	ResolvedAt      sql.NullString
+	ResolvedBy      string
+	ID              string
+	ExpectedVersion int64
+}
+
+func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, incidentUpdate,
+		arg.Title,
+		arg.Severity,
+		arg.AlertSeverity,
+		arg.Status,
+		arg.AlertCount,
+		arg.Version,
+		arg.UpdatedAt,
+		arg.LastAlertAt,
+		arg.AcknowledgedAt,
+		arg.AcknowledgedBy,
+		arg.ResolvedAt,
+		arg.ResolvedBy,
+		arg.ID,
+		arg.ExpectedVersion,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const noteInsert = `-- name: NoteInsert :one
+INSERT INTO notes (incident_id, text, actor_kind, actor_id, actor_name, actor_channel, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+`
+
+type NoteInsertParams struct {
+	IncidentID   string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    string
+}
+
+func (q *Queries) NoteInsert(ctx context.Context, arg NoteInsertParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, noteInsert,
+		arg.IncidentID,
+		arg.Text,
+		arg.ActorKind,
+		arg.ActorID,
+		arg.ActorName,
+		arg.ActorChannel,
+		arg.CreatedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const noteListByIncident = `-- name: NoteListByIncident :many
+SELECT id, incident_id, text, actor_kind, actor_id, actor_name, actor_channel, created_at FROM notes WHERE incident_id = ? ORDER BY id
+`
+
+func (q *Queries) NoteListByIncident(ctx context.Context, incidentID string) ([]Note, error) {
+	rows, err := q.db.QueryContext(ctx, noteListByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Note
+	for rows.Next() {
+		var i Note
+		if err := rows.Scan(
+			&i.ID,
+			&i.IncidentID,
+			&i.Text,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const serviceGetByName = `-- name: ServiceGetByName :one
+
+SELECT id, name, description, created_at FROM services WHERE name = ?
+`
+
+// Queries of the incident service's SQLite adapter. sqlc generates gen/ from
+// this file and schemas/sql/incident/sqlite; the adapter maps the generated
+// types to domain types.
+func (q *Queries) ServiceGetByName(ctx context.Context, name string) (Service, error) {
+	row := q.db.QueryRowContext(ctx, serviceGetByName, name)
+	var i Service
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const serviceInsert = `-- name: ServiceInsert :exec
+INSERT INTO services (id, name, description, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (name) DO NOTHING
+`
+
+type ServiceInsertParams struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   string
+}
+
+// An existing name wins: creating a service is idempotent by name.
+func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) error {
+	_, err := q.db.ExecContext(ctx, serviceInsert,
+		arg.ID,
+		arg.Name,
+		arg.Description,
+		arg.CreatedAt,
+	)
+	return err
 }

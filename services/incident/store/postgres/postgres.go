@@ -1,0 +1,425 @@
+// Package postgres is the PostgreSQL adapter of the incident service's store
+// (pgx/v5). It maps the sqlc-generated code in gen/ to the domain types of
+// package incident; generated types never leave this package.
+//
+// PostgreSQL aborts a transaction at its first failed statement, so after a
+// Tx method fails fn must return an error. The one exception is
+// IncidentCreate's ErrConflict, which runs under a savepoint and leaves the
+// transaction usable, as it is on SQLite.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/db"
+	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
+	"github.com/firebreak-dev/firebreak/services/incident"
+	"github.com/firebreak-dev/firebreak/services/incident/store/postgres/gen"
+)
+
+// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
+const maxAttempts = 5
+
+// defaultListLimit applies when ListFilter.Limit is not positive.
+const defaultListLimit = 100
+
+// SQLSTATEs InTx retries and the constraint it maps to ErrConflict.
+const (
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	openDedupIndex           = "incidents_open_dedup"
+)
+
+// Store is the incident store on a PostgreSQL schema migrated with the
+// "outbox" and "incident" sets.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+var _ incident.Store = (*Store)(nil)
+
+// New returns the store of pool. now stamps outbox and inbox rows and fills
+// zero creation times.
+func New(pool *pgxpool.Pool, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{pool: pool, now: now}
+}
+
+// InTx runs fn in a read-committed transaction. When fn fails with
+// ErrConflict or ErrVersionConflict, or PostgreSQL reports a serialization
+// failure, a deadlock or a unique violation (another replica won a race), InTx
+// re-runs fn on a fresh transaction, up to 5 times in all, and then returns
+// the last error unchanged.
+func (s *Store) InTx(ctx context.Context, fn func(tx incident.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.InPgTx(ctx, s.pool, func(pgTx pgx.Tx) error {
+			return fn(&Tx{tx: pgTx, q: gen.New(pgTx), now: s.now})
+		})
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		if werr := backoff(ctx, attempt); werr != nil {
+			return err
+		}
+	}
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, incident.ErrConflict) || errors.Is(err, incident.ErrVersionConflict) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeSerializationFailure, codeDeadlockDetected, codeUniqueViolation:
+			return true
+		}
+	}
+	return false
+}
+
+// backoff waits a little, growing and jittered, before attempt+1, so racing
+// replicas do not collide again in lockstep.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1<<attempt) * time.Millisecond
+	d += rand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// IncidentGet implements incident.Store.
+func (s *Store) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incident, error) {
+	return incidentGet(ctx, gen.New(s.pool), ref)
+}
+
+// IncidentList implements incident.Store.
+func (s *Store) IncidentList(ctx context.Context, f incident.ListFilter) ([]incident.Incident, error) {
+	q := gen.New(s.pool)
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	before := int64(math.MaxInt64)
+	if f.AfterNumber > 0 {
+		before = f.AfterNumber
+	}
+	var (
+		rows []gen.Incident
+		err  error
+	)
+	if len(f.Statuses) == 0 {
+		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Before: before, Lim: limit})
+	} else {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		rows, err = q.IncidentListByStatus(ctx, gen.IncidentListByStatusParams{
+			Statuses: statuses, Service: f.Service, Before: before, Lim: limit,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	out := make([]incident.Incident, len(rows))
+	for i, r := range rows {
+		out[i] = fromRow(r)
+	}
+	return out, nil
+}
+
+// NoteList implements incident.Store.
+func (s *Store) NoteList(ctx context.Context, incidentID string) ([]incident.Note, error) {
+	rows, err := gen.New(s.pool).NoteListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list notes of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Note, len(rows))
+	for i, r := range rows {
+		out[i] = incident.Note{
+			ID:         r.ID,
+			IncidentID: r.IncidentID,
+			Text:       r.Text,
+			Author: events.Actor{
+				Kind:    events.ActorKind(r.ActorKind),
+				ID:      r.ActorID,
+				Name:    r.ActorName,
+				Channel: events.Channel(r.ActorChannel),
+			},
+			CreatedAt: r.CreatedAt.Time.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// OutboxCount returns the number of unpublished outbox rows, for tests and
+// metrics.
+func (s *Store) OutboxCount(ctx context.Context) (int64, error) {
+	return outboxpg.New(s.pool).Count(ctx)
+}
+
+// Tx is the store inside one transaction of InTx.
+type Tx struct {
+	tx  pgx.Tx
+	q   *gen.Queries
+	now func() time.Time
+}
+
+var _ incident.Tx = (*Tx)(nil)
+
+// MarkProcessed implements incident.Tx.
+func (t *Tx) MarkProcessed(ctx context.Context, consumer, msgID string) (bool, error) {
+	return outboxpg.MarkProcessed(ctx, t.tx, consumer, msgID, t.now())
+}
+
+// Emit implements incident.Tx.
+func (t *Tx) Emit(ctx context.Context, envs ...events.Envelope) error {
+	return outboxpg.Enqueue(ctx, t.tx, t.now(), envs...)
+}
+
+// ServiceGet implements incident.Tx.
+func (t *Tx) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
+	r, err := t.q.ServiceGetByName(ctx, name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
+	}
+	return incident.TechService{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: r.CreatedAt.Time.UTC()}, nil
+}
+
+// ServiceCreate implements incident.Tx. An empty s.ID gets a UUIDv7; a zero
+// s.CreatedAt gets the store's now.
+func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (incident.TechService, error) {
+	if s.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return incident.TechService{}, fmt.Errorf("new service id: %w", err)
+		}
+		s.ID = id.String()
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = t.now()
+	}
+	err := t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
+		ID: s.ID, Name: s.Name, Description: s.Description, CreatedAt: ts(s.CreatedAt),
+	})
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
+	}
+	return t.ServiceGet(ctx, s.Name)
+}
+
+// IncidentGet implements incident.Tx.
+func (t *Tx) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incident, error) {
+	return incidentGet(ctx, t.q, ref)
+}
+
+// IncidentOpenByDedup implements incident.Tx.
+func (t *Tx) IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (incident.Incident, error) {
+	r, err := t.q.IncidentOpenByDedup(ctx, gen.IncidentOpenByDedupParams{Service: service, DedupKey: dedupKey})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("open incident of %s/%s: %w", service, dedupKey, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load open incident of %s/%s: %w", service, dedupKey, err)
+	}
+	return fromRow(r), nil
+}
+
+// IncidentCreate implements incident.Tx. It runs under a savepoint, so a
+// refused create (ErrConflict) changes nothing, gives its number back and
+// leaves the transaction usable instead of aborted. Zero CreatedAt, UpdatedAt
+// and LastAlertAt get the store's now.
+func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, t.tx, func(sp pgx.Tx) error {
+		q := gen.New(sp)
+		var err error
+		if n, err = q.IncidentNumberNext(ctx); err != nil {
+			return fmt.Errorf("allocate incident number: %w", err)
+		}
+		now := t.now()
+		for _, p := range []*time.Time{&inc.CreatedAt, &inc.UpdatedAt, &inc.LastAlertAt} {
+			if p.IsZero() {
+				*p = now
+			}
+		}
+		err = q.IncidentInsert(ctx, gen.IncidentInsertParams{
+			ID:             inc.ID,
+			Number:         n,
+			Service:        inc.Service,
+			DedupKey:       inc.DedupKey,
+			Title:          inc.Title,
+			Severity:       inc.Severity,
+			AlertSeverity:  inc.AlertSeverity,
+			Status:         string(inc.Status),
+			AlertCount:     inc.AlertCount,
+			Version:        inc.Version,
+			CreatedAt:      ts(inc.CreatedAt),
+			UpdatedAt:      ts(inc.UpdatedAt),
+			LastAlertAt:    ts(inc.LastAlertAt),
+			AcknowledgedAt: nullTS(inc.AcknowledgedAt),
+			AcknowledgedBy: inc.AcknowledgedBy,
+			ResolvedAt:     nullTS(inc.ResolvedAt),
+			ResolvedBy:     inc.ResolvedBy,
+		})
+		return mapErr(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create incident %s: %w", inc.ID, err)
+	}
+	return n, nil
+}
+
+// IncidentUpdate implements incident.Tx. Number, service, dedup key and
+// creation time never change.
+func (t *Tx) IncidentUpdate(ctx context.Context, inc incident.Incident, expectedVersion int64) error {
+	if inc.Version != expectedVersion+1 {
+		return fmt.Errorf("%w: update incident %s to version %d from %d", incident.ErrInvalid, inc.ID, inc.Version, expectedVersion)
+	}
+	n, err := t.q.IncidentUpdate(ctx, gen.IncidentUpdateParams{
+		Title:           inc.Title,
+		Severity:        inc.Severity,
+		AlertSeverity:   inc.AlertSeverity,
+		Status:          string(inc.Status),
+		AlertCount:      inc.AlertCount,
+		Version:         inc.Version,
+		UpdatedAt:       ts(inc.UpdatedAt),
+		LastAlertAt:     ts(inc.LastAlertAt),
+		AcknowledgedAt:  nullTS(inc.AcknowledgedAt),
+		AcknowledgedBy:  inc.AcknowledgedBy,
+		ResolvedAt:      nullTS(inc.ResolvedAt),
+		ResolvedBy:      inc.ResolvedBy,
+		ID:              inc.ID,
+		ExpectedVersion: expectedVersion,
+	})
+	if err != nil {
+		return fmt.Errorf("update incident %s: %w", inc.ID, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("update incident %s at version %d: %w", inc.ID, expectedVersion, incident.ErrVersionConflict)
+	}
+	return nil
+}
+
+// NoteAdd implements incident.Tx. A zero n.CreatedAt gets the store's now; a
+// note on an unknown incident is ErrNotFound.
+func (t *Tx) NoteAdd(ctx context.Context, n incident.Note) (int64, error) {
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = t.now()
+	}
+	id, err := t.q.NoteInsert(ctx, gen.NoteInsertParams{
+		IncidentID:   n.IncidentID,
+		Text:         n.Text,
+		ActorKind:    string(n.Author.Kind),
+		ActorID:      n.Author.ID,
+		ActorName:    n.Author.Name,
+		ActorChannel: string(n.Author.Channel),
+		CreatedAt:    ts(n.CreatedAt),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add note to incident %s: %w", n.IncidentID, mapErr(err))
+	}
+	return id, nil
+}
+
+func incidentGet(ctx context.Context, q *gen.Queries, ref incident.Ref) (incident.Incident, error) {
+	var (
+		r   gen.Incident
+		err error
+	)
+	if ref.Number > 0 {
+		r, err = q.IncidentGetByNumber(ctx, ref.Number)
+	} else {
+		r, err = q.IncidentGetByID(ctx, ref.ID)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("incident %s: %w", ref, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load incident %s: %w", ref, err)
+	}
+	return fromRow(r), nil
+}
+
+// mapErr turns the constraint violations the domain cares about into its
+// sentinel errors, keeping the driver's error in the chain (InTx still sees
+// the SQLSTATE).
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Code == codeUniqueViolation && pe.ConstraintName == openDedupIndex:
+		return fmt.Errorf("%w: an open incident has this service and dedup key (%w)", incident.ErrConflict, err)
+	case pe.Code == codeForeignKeyViolation:
+		return fmt.Errorf("%w: no such incident (%w)", incident.ErrNotFound, err)
+	}
+	return err
+}
+
+func fromRow(r gen.Incident) incident.Incident {
+	return incident.Incident{
+		ID:             r.ID,
+		Number:         r.Number,
+		Service:        r.Service,
+		DedupKey:       r.DedupKey,
+		Title:          r.Title,
+		Severity:       r.Severity,
+		AlertSeverity:  r.AlertSeverity,
+		Status:         incident.Status(r.Status),
+		AlertCount:     r.AlertCount,
+		Version:        r.Version,
+		CreatedAt:      r.CreatedAt.Time.UTC(),
+		UpdatedAt:      r.UpdatedAt.Time.UTC(),
+		LastAlertAt:    r.LastAlertAt.Time.UTC(),
+		AcknowledgedAt: timePtr(r.AcknowledgedAt),
+		AcknowledgedBy: r.AcknowledgedBy,
+		ResolvedAt:     timePtr(r.ResolvedAt),
+		ResolvedBy:     r.ResolvedBy,
+	}
+}
+
+func ts(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t.UTC(), Valid: true} }
+
+func nullTS(t *time.Time) pgtype.Timestamptz {
+	if t == nil {
+		return pgtype.Timestamptz{}
+	}
+	return ts(*t)
+}
+
+func timePtr(t pgtype.Timestamptz) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}

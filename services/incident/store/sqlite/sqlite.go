@@ -1,0 +1,440 @@
+// Package sqlite is the SQLite adapter of the incident service's store. It
+// maps the sqlc-generated code in gen/ to the domain types of package
+// incident; generated types never leave this package.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/db"
+	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/services/incident"
+	"github.com/firebreak-dev/firebreak/services/incident/store/sqlite/gen"
+)
+
+// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
+const maxAttempts = 5
+
+// defaultListLimit applies when ListFilter.Limit is not positive.
+const defaultListLimit = 100
+
+// Store is the incident store on a SQLite database migrated with the
+// "outbox" and "incident" sets.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+var _ incident.Store = (*Store)(nil)
+
+// New returns the store of d. now stamps outbox and inbox rows and fills
+// zero creation times.
+func New(d *sql.DB, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{db: d, now: now}
+}
+
+// InTx runs fn in an IMMEDIATE transaction. SQLite has one writer at a time,
+// so a conflict here is one fn found itself (ErrConflict, ErrVersionConflict,
+// for example against a row it read before this transaction); InTx re-runs
+// fn on a fresh transaction up to 5 times in all and then returns fn's error.
+func (s *Store) InTx(ctx context.Context, fn func(tx incident.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.InTx(ctx, s.db, func(sqlTx *sql.Tx) error {
+			return fn(&Tx{tx: sqlTx, q: gen.New(sqlTx), now: s.now})
+		})
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		if werr := backoff(ctx, attempt); werr != nil {
+			return err
+		}
+	}
+}
+
+func retryable(err error) bool {
+	return errors.Is(err, incident.ErrConflict) || errors.Is(err, incident.ErrVersionConflict)
+}
+
+// backoff waits a little, growing and jittered, before attempt+1.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1<<attempt) * time.Millisecond
+	d += rand.N(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// IncidentGet implements incident.Store.
+func (s *Store) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incident, error) {
+	return incidentGet(ctx, gen.New(s.db), ref)
+}
+
+// IncidentList implements incident.Store.
+func (s *Store) IncidentList(ctx context.Context, f incident.ListFilter) ([]incident.Incident, error) {
+	q := gen.New(s.db)
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	before := int64(math.MaxInt64)
+	if f.AfterNumber > 0 {
+		before = f.AfterNumber
+	}
+	var (
+		rows []gen.Incident
+		err  error
+	)
+	if len(f.Statuses) == 0 {
+		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Before: before, Lim: limit})
+	} else {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		rows, err = q.IncidentListByStatus(ctx, gen.IncidentListByStatusParams{
+			Statuses: statuses, Column2: f.Service, Number: before, Limit: limit,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	out := make([]incident.Incident, 0, len(rows))
+	for _, r := range rows {
+		inc, err := fromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// NoteList implements incident.Store.
+func (s *Store) NoteList(ctx context.Context, incidentID string) ([]incident.Note, error) {
+	rows, err := gen.New(s.db).NoteListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list notes of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Note, 0, len(rows))
+	for _, r := range rows {
+		created, err := db.ParseTime(r.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("note %d: %w", r.ID, err)
+		}
+		out = append(out, incident.Note{
+			ID:         r.ID,
+			IncidentID: r.IncidentID,
+			Text:       r.Text,
+			Author: events.Actor{
+				Kind:    events.ActorKind(r.ActorKind),
+				ID:      r.ActorID,
+				Name:    r.ActorName,
+				Channel: events.Channel(r.ActorChannel),
+			},
+			CreatedAt: created,
+		})
+	}
+	return out, nil
+}
+
+// OutboxCount returns the number of unpublished outbox rows, for tests and
+// metrics.
+func (s *Store) OutboxCount(ctx context.Context) (int64, error) {
+	return outboxsqlite.New(s.db).Count(ctx)
+}
+
+// Tx is the store inside one transaction of InTx.
+type Tx struct {
+	tx  *sql.Tx
+	q   *gen.Queries
+	now func() time.Time
+}
+
+var _ incident.Tx = (*Tx)(nil)
+
+// MarkProcessed implements incident.Tx.
+func (t *Tx) MarkProcessed(ctx context.Context, consumer, msgID string) (bool, error) {
+	return outboxsqlite.MarkProcessed(ctx, t.tx, consumer, msgID, t.now())
+}
+
+// Emit implements incident.Tx.
+func (t *Tx) Emit(ctx context.Context, envs ...events.Envelope) error {
+	return outboxsqlite.Enqueue(ctx, t.tx, t.now(), envs...)
+}
+
+// ServiceGet implements incident.Tx.
+func (t *Tx) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
+	r, err := t.q.ServiceGetByName(ctx, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
+	}
+	created, err := db.ParseTime(r.CreatedAt)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", name, err)
+	}
+	return incident.TechService{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: created}, nil
+}
+
+// ServiceCreate implements incident.Tx. An empty s.ID gets a UUIDv7; a zero
+// s.CreatedAt gets the store's now.
+func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (incident.TechService, error) {
+	if s.ID == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return incident.TechService{}, fmt.Errorf("new service id: %w", err)
+		}
+		s.ID = id.String()
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = t.now()
+	}
+	err := t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
+		ID: s.ID, Name: s.Name, Description: s.Description, CreatedAt: formatTime(s.CreatedAt),
+	})
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
+	}
+	return t.ServiceGet(ctx, s.Name)
+}
+
+// IncidentGet implements incident.Tx.
+func (t *Tx) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incident, error) {
+	return incidentGet(ctx, t.q, ref)
+}
+
+// IncidentOpenByDedup implements incident.Tx.
+func (t *Tx) IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (incident.Incident, error) {
+	r, err := t.q.IncidentOpenByDedup(ctx, gen.IncidentOpenByDedupParams{Service: service, DedupKey: dedupKey})
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("open incident of %s/%s: %w", service, dedupKey, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load open incident of %s/%s: %w", service, dedupKey, err)
+	}
+	return fromRow(r)
+}
+
+// IncidentCreate implements incident.Tx. It runs under a savepoint, so a
+// refused create (ErrConflict) changes nothing, gives its number back and
+// leaves the transaction usable. Zero CreatedAt, UpdatedAt and LastAlertAt
+// get the store's now.
+func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (n int64, err error) {
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT incident_create"); err != nil {
+		return 0, fmt.Errorf("create incident %s: %w", inc.ID, err)
+	}
+	defer func() {
+		// The savepoint must end even when ctx is done.
+		ctx := context.WithoutCancel(ctx)
+		if err != nil {
+			if _, serr := t.tx.ExecContext(ctx, "ROLLBACK TO incident_create"); serr != nil {
+				err = errors.Join(err, fmt.Errorf("roll back create of incident %s: %w", inc.ID, serr))
+			}
+		}
+		if _, serr := t.tx.ExecContext(ctx, "RELEASE incident_create"); serr != nil && err == nil {
+			n, err = 0, fmt.Errorf("create incident %s: %w", inc.ID, serr)
+		}
+	}()
+
+	n, err = t.q.IncidentNumberNext(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("allocate incident number: %w", err)
+	}
+	now := t.now()
+	for _, ts := range []*time.Time{&inc.CreatedAt, &inc.UpdatedAt, &inc.LastAlertAt} {
+		if ts.IsZero() {
+			*ts = now
+		}
+	}
+	err = t.q.IncidentInsert(ctx, gen.IncidentInsertParams{
+		ID:             inc.ID,
+		Number:         n,
+		Service:        inc.Service,
+		DedupKey:       inc.DedupKey,
+		Title:          inc.Title,
+		Severity:       inc.Severity,
+		AlertSeverity:  inc.AlertSeverity,
+		Status:         string(inc.Status),
+		AlertCount:     inc.AlertCount,
+		Version:        inc.Version,
+		CreatedAt:      formatTime(inc.CreatedAt),
+		UpdatedAt:      formatTime(inc.UpdatedAt),
+		LastAlertAt:    formatTime(inc.LastAlertAt),
+		AcknowledgedAt: nullTime(inc.AcknowledgedAt),
+		AcknowledgedBy: inc.AcknowledgedBy,
+		ResolvedAt:     nullTime(inc.ResolvedAt),
+		ResolvedBy:     inc.ResolvedBy,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create incident %s: %w", inc.ID, mapErr(err))
+	}
+	return n, nil
+}
+
+// IncidentUpdate implements incident.Tx. Number, service, dedup key and
+// creation time never change.
+func (t *Tx) IncidentUpdate(ctx context.Context, inc incident.Incident, expectedVersion int64) error {
+	if inc.Version != expectedVersion+1 {
+		return fmt.Errorf("%w: update incident %s to version %d from %d", incident.ErrInvalid, inc.ID, inc.Version, expectedVersion)
+	}
+	n, err := t.q.IncidentUpdate(ctx, gen.IncidentUpdateParams{
+		Title:           inc.Title,
+		Severity:        inc.Severity,
+		AlertSeverity:   inc.AlertSeverity,
+		Status:          string(inc.Status),
+		AlertCount:      inc.AlertCount,
+		Version:         inc.Version,
+		UpdatedAt:       formatTime(inc.UpdatedAt),
+		LastAlertAt:     formatTime(inc.LastAlertAt),
+		AcknowledgedAt:  nullTime(inc.AcknowledgedAt),
+		AcknowledgedBy:  inc.AcknowledgedBy,
+		ResolvedAt:      nullTime(inc.ResolvedAt),
+		ResolvedBy:      inc.ResolvedBy,
+		ID:              inc.ID,
+		ExpectedVersion: expectedVersion,
+	})
+	if err != nil {
+		return fmt.Errorf("update incident %s: %w", inc.ID, mapErr(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("update incident %s at version %d: %w", inc.ID, expectedVersion, incident.ErrVersionConflict)
+	}
+	return nil
+}
+
+// NoteAdd implements incident.Tx. A zero n.CreatedAt gets the store's now; a
+// note on an unknown incident is ErrNotFound.
+func (t *Tx) NoteAdd(ctx context.Context, n incident.Note) (int64, error) {
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = t.now()
+	}
+	id, err := t.q.NoteInsert(ctx, gen.NoteInsertParams{
+		IncidentID:   n.IncidentID,
+		Text:         n.Text,
+		ActorKind:    string(n.Author.Kind),
+		ActorID:      n.Author.ID,
+		ActorName:    n.Author.Name,
+		ActorChannel: string(n.Author.Channel),
+		CreatedAt:    formatTime(n.CreatedAt),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add note to incident %s: %w", n.IncidentID, mapErr(err))
+	}
+	return id, nil
+}
+
+func incidentGet(ctx context.Context, q *gen.Queries, ref incident.Ref) (incident.Incident, error) {
+	var (
+		r   gen.Incident
+		err error
+	)
+	if ref.Number > 0 {
+		r, err = q.IncidentGetByNumber(ctx, ref.Number)
+	} else {
+		r, err = q.IncidentGetByID(ctx, ref.ID)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("incident %s: %w", ref, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load incident %s: %w", ref, err)
+	}
+	return fromRow(r)
+}
+
+// mapErr turns the constraint violations the domain cares about into its
+// sentinel errors, keeping the driver's message.
+func mapErr(err error) error {
+	var se *sqlitedrv.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		// SQLite names the columns of the violated index, not the index.
+		if strings.Contains(se.Error(), "incidents.service, incidents.dedup_key") {
+			return fmt.Errorf("%w: an open incident has this service and dedup key (%w)", incident.ErrConflict, err)
+		}
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: no such incident (%w)", incident.ErrNotFound, err)
+	}
+	return err
+}
+
+func fromRow(r gen.Incident) (incident.Incident, error) {
+	inc := incident.Incident{
+		ID:             r.ID,
+		Number:         r.Number,
+		Service:        r.Service,
+		DedupKey:       r.DedupKey,
+		Title:          r.Title,
+		Severity:       r.Severity,
+		AlertSeverity:  r.AlertSeverity,
+		Status:         incident.Status(r.Status),
+		AlertCount:     r.AlertCount,
+		Version:        r.Version,
+		AcknowledgedBy: r.AcknowledgedBy,
+		ResolvedBy:     r.ResolvedBy,
+	}
+	var err error
+	for _, c := range []struct {
+		dst *time.Time
+		src string
+	}{{&inc.CreatedAt, r.CreatedAt}, {&inc.UpdatedAt, r.UpdatedAt}, {&inc.LastAlertAt, r.LastAlertAt}} {
+		if *c.dst, err = db.ParseTime(c.src); err != nil {
+			return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
+		}
+	}
+	if inc.AcknowledgedAt, err = parseNullTime(r.AcknowledgedAt); err != nil {
+		return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
+	}
+	if inc.ResolvedAt, err = parseNullTime(r.ResolvedAt); err != nil {
+		return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
+	}
+	return inc, nil
+}
+
+// formatTime stores microseconds, as PostgreSQL does, so both engines give
+// back the same time.
+func formatTime(t time.Time) string { return db.FormatTime(t.Truncate(time.Microsecond)) }
+
+func nullTime(t *time.Time) sql.NullString {
+	if t == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: formatTime(*t), Valid: true}
+}
+
+func parseNullTime(s sql.NullString) (*time.Time, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	t, err := db.ParseTime(s.String)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
