@@ -61,8 +61,10 @@ type Config struct {
 	NATSListen string
 	// Postgres is a PostgreSQL URL; empty keeps each service's state in
 	// DataDir/<service>.db (SQLite). With PostgreSQL each service has its
-	// own schema (fb_<service>).
+	// own schema (<SchemaPrefix><service>).
 	Postgres string
+	// SchemaPrefix prefixes each service's PostgreSQL schema. Default "fb_".
+	SchemaPrefix string
 	// AdminToken is the bootstrap admin token. Empty: read
 	// DataDir/admin.token, or (with GenerateToken) create one there.
 	AdminToken    string
@@ -86,6 +88,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.SchemaPrefix == "" {
+		c.SchemaPrefix = "fb_"
 	}
 	if c.StreamReplicas == 0 {
 		c.StreamReplicas = 1
@@ -295,11 +300,12 @@ func (a *App) incidentStore(ctx context.Context) (incident.Store, bus.OutboxStor
 	return incidentsqlite.New(d, a.cfg.Now), outboxsqlite.New(d), nil
 }
 
-// PostgresSchema is the schema a service owns in a shared database.
+// PostgresSchema is the schema a service owns in a shared database, with
+// the default prefix.
 func PostgresSchema(service string) string { return "fb_" + service }
 
 func (a *App) openPostgres(ctx context.Context, service string) (*pgxpool.Pool, error) {
-	pool, err := db.OpenPostgres(ctx, a.cfg.Postgres, PostgresSchema(service))
+	pool, err := db.OpenPostgres(ctx, a.cfg.Postgres, a.cfg.SchemaPrefix+service)
 	if err != nil {
 		return nil, err
 	}

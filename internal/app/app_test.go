@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/app"
+	"github.com/firebreak-dev/firebreak/internal/bus"
+	"github.com/firebreak-dev/firebreak/internal/db/dbtest"
 	"github.com/firebreak-dev/firebreak/internal/client"
 	"github.com/firebreak-dev/firebreak/schemas"
 	"github.com/firebreak-dev/firebreak/services/incident"
@@ -350,5 +353,56 @@ func TestRestartKeepsState(t *testing.T) {
 	list, err := c.ListIncidents(ctx, client.ListOptions{})
 	if err != nil || len(list.Items) != 3 {
 		t.Fatalf("incidents after restart: %d %v", len(list.Items), err)
+	}
+}
+
+// TestSeparateServicesOnPostgres runs intake and incident as two processes'
+// worth of App (as `firebreak serve` does) over one NATS server reached by
+// URL, with the incident service on PostgreSQL.
+func TestSeparateServicesOnPostgres(t *testing.T) {
+	t.Parallel()
+	pgURL := dbtest.PostgresURL(t)
+	prefix := dbtest.NewSchemaName() + "_"
+	t.Cleanup(func() { dbtest.DropSchema(t, pgURL, prefix+incident.Name) })
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	common := app.Config{HTTPAddr: "127.0.0.1:0", NATSURL: srv.URL, AdminToken: "secret-token", AutoCreateServices: true}
+	inCfg := common
+	inCfg.Services = []string{intake.Name}
+	incCfg := common
+	incCfg.Services, incCfg.Postgres, incCfg.SchemaPrefix = []string{incident.Name}, pgURL, prefix
+	in := start(t, inCfg)
+	inc := start(t, incCfg)
+
+	ctx := context.Background()
+	ci := client.New(in.HTTPURL(), "secret-token", "")
+	cs := client.New(inc.HTTPURL(), "secret-token", "")
+	for i := range 5 {
+		if _, err := ci.SendAlert(ctx, intake.Alert{Service: "pay", DedupKey: "k" + strconv.Itoa(i%2), Summary: "latency", Severity: "warning"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIncident(t, cs, "INC-1", func(i incident.IncidentJSON) bool { return i.AlertCount == 3 })
+	waitIncident(t, cs, "INC-2", func(i incident.IncidentJSON) bool { return i.AlertCount == 2 })
+	if _, err := cs.Acknowledge(ctx, "INC-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Resolve(ctx, "INC-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	// The intake process does not serve incidents.
+	var ae *client.APIError
+	if _, err := ci.GetIncident(ctx, "INC-1"); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("intake answered incidents: %v", err)
+	}
+	// A restarted incident service resumes from PostgreSQL.
+	inc.stop()
+	inc = start(t, incCfg)
+	cs = client.New(inc.HTTPURL(), "secret-token", "")
+	if got, err := cs.GetIncident(ctx, "INC-1"); err != nil || got.Status != incident.StatusResolved {
+		t.Fatalf("after restart: %+v %v", got, err)
 	}
 }
