@@ -60,6 +60,8 @@ type Router struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
+	// runDone is closed when Run returns.
+	runDone chan struct{}
 }
 
 // NewRouter returns a router on js. reg receives the router's metrics and
@@ -78,7 +80,7 @@ func NewRouter(js jetstream.JetStream, logger *slog.Logger, reg prometheus.Regis
 	if err != nil {
 		return nil, fmt.Errorf("new bus router: %w", err)
 	}
-	return &Router{js: js, logger: logger, wr: wr, sub: NewSubscriber(js, logger), metrics: m}, nil
+	return &Router{js: js, logger: logger, wr: wr, sub: NewSubscriber(js, logger), metrics: m, runDone: make(chan struct{})}, nil
 }
 
 // Handle creates or updates the durable consumer cfg describes, right away
@@ -119,14 +121,21 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.started = true
 	r.mu.Unlock()
+	defer close(r.runDone)
 	// watermill stops on Close, not on its context alone (not at all with
 	// no handlers), so turn the end of ctx into a Close.
-	stop := context.AfterFunc(ctx, func() {
-		if err := r.wr.Close(); err != nil {
-			r.logger.Error("close bus router", "err", err)
+	go func() {
+		if !r.waitRunning() {
+			return
 		}
-	})
-	defer stop()
+		select {
+		case <-ctx.Done():
+			if err := r.wr.Close(); err != nil {
+				r.logger.Error("close bus router", "err", err)
+			}
+		case <-r.runDone:
+		}
+	}()
 	if err := r.wr.Run(ctx); err != nil {
 		return fmt.Errorf("bus router: %w", err)
 	}
@@ -147,12 +156,24 @@ func (r *Router) Close() error {
 		return nil
 	}
 	var err error
-	if started {
+	if started && r.waitRunning() {
 		if err = r.wr.Close(); err != nil {
 			err = fmt.Errorf("close bus router: %w", err)
 		}
 	}
 	return errors.Join(err, r.sub.Close())
+}
+
+// waitRunning waits until Run has subscribed every consumer, and reports
+// false if Run returned first. Closing watermill's router while it is still
+// subscribing would stall until its close timeout.
+func (r *Router) waitRunning() bool {
+	select {
+	case <-r.wr.Running():
+		return true
+	case <-r.runDone:
+		return false
+	}
 }
 
 // Recoverer turns a panic in a handler into an error (a transient one: the

@@ -446,3 +446,57 @@ func TestRouterConsumerRecreated(t *testing.T) {
 	}
 	eventually(t, "message after the consumer was deleted handled", func() bool { return got.get(after.ID) >= 1 })
 }
+
+// TestRouterStopEarly stops routers right at or before their start; each
+// must return promptly.
+func TestRouterStopEarly(t *testing.T) {
+	t.Parallel()
+	noop := func(context.Context, events.Envelope) error { return nil }
+	tests := []struct {
+		name     string
+		handlers int
+		// closeWhileStarting calls Close concurrently with Run instead of
+		// cancelling Run's context before it starts.
+		closeWhileStarting bool
+	}{
+		{name: "cancelled before run", handlers: 1},
+		{name: "cancelled before run, no handlers", handlers: 0},
+		{name: "closed while starting", handlers: 2, closeWhileStarting: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			js := startJetStream(t)
+			r, err := NewRouter(js, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.handlers {
+				if err := r.Handle(ConsumerConfig{Name: fmt.Sprintf("early-%d", i), Stream: StreamEvt}, noop); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if !tt.closeWhileStarting {
+				cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx) }()
+			if tt.closeWhileStarting {
+				if err := r.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+			select {
+			case err := <-done:
+				// Close may win the race and Run refuse to start.
+				if err != nil && !errors.Is(err, ErrRouterStarted) {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("router did not stop")
+			}
+		})
+	}
+}
