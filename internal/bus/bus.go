@@ -40,7 +40,9 @@ const (
 // inbox makes them harmless.
 const DuplicateWindow = 2 * time.Minute
 
-// Header names firebreak sets on every message.
+// Header names. The first group is set on every message firebreak
+// publishes (traceparent when the context carries one); the Fb-Dlq-* and
+// Fb-Original-Subject headers only on dead-lettered copies.
 const (
 	HeaderMsgID         = "Nats-Msg-Id"
 	HeaderType          = "Fb-Type"
