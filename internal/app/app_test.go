@@ -26,13 +26,13 @@ import (
 // running is an App serving in the background.
 type running struct {
 	*app.App
-	t      *testing.T
+	t      testing.TB
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
 }
 
-func start(t *testing.T, cfg app.Config) *running {
+func start(t testing.TB, cfg app.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)
@@ -61,7 +61,7 @@ func (r *running) stop() {
 	})
 }
 
-func waitReady(t *testing.T, url string) {
+func waitReady(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
