@@ -13,6 +13,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/outbox"
 	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/schemas"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/incident/store/postgres"
 	"github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
@@ -73,8 +74,16 @@ func (h *harness) types(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
 	for _, r := range recs {
+		// every event the service emits must match its published schema
+		if err := v.Validate(r.Payload); err != nil {
+			t.Errorf("emitted event does not match its schema: %v\n%s", err, r.Payload)
+		}
 		e, err := events.Decode(r.Payload)
 		if err != nil {
 			t.Fatal(err)
