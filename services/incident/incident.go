@@ -7,6 +7,7 @@ package incident
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,24 +19,31 @@ import (
 // Status is an incident's lifecycle state.
 type Status string
 
-// The states this service knows so far.
+// The lifecycle states (DESIGN.md, "Incident lifecycle").
 const (
 	StatusTriggered    Status = "triggered"
+	StatusEscalated    Status = "escalated"
 	StatusAcknowledged Status = "acknowledged"
+	StatusContained    Status = "contained"
+	StatusMitigated    Status = "mitigated"
 	StatusResolved     Status = "resolved"
+	StatusPostmortem   Status = "postmortem"
+	StatusClosed       Status = "closed"
 )
 
-// Valid reports whether s is a known status.
-func (s Status) Valid() bool {
-	switch s {
-	case StatusTriggered, StatusAcknowledged, StatusResolved:
-		return true
-	}
-	return false
-}
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusTriggered, StatusEscalated, StatusAcknowledged, StatusContained,
+	StatusMitigated, StatusResolved, StatusPostmortem, StatusClosed}
 
-// Open reports whether an incident in status s is still open.
-func (s Status) Open() bool { return s != StatusResolved }
+// OpenStatuses are the states of an incident that still needs people.
+var OpenStatuses = []Status{StatusTriggered, StatusEscalated, StatusAcknowledged, StatusContained, StatusMitigated}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return slices.Contains(Statuses, s) }
+
+// Open reports whether an incident in status s is still open: it takes
+// alerts for its dedup key and can be resolved.
+func (s Status) Open() bool { return slices.Contains(OpenStatuses, s) }
 
 // Sentinel errors of the incident domain.
 var (
@@ -70,6 +78,28 @@ type Incident struct {
 	AcknowledgedBy string
 	ResolvedAt     *time.Time
 	ResolvedBy     string
+
+	// Summary is a longer description (declared incidents).
+	Summary string
+	// Origin says how the incident started: "alert" or "declared".
+	Origin string
+	// Assignee is the user who owns the incident now ("" for nobody).
+	Assignee string
+	// EscalationLevel is the escalation policy level reached (0 before the
+	// first escalation).
+	EscalationLevel int
+	// SnoozedUntil, while in the future, holds off re-escalation of an
+	// acknowledged incident.
+	SnoozedUntil *time.Time
+	// MergedInto is the id of the incident this one was merged into.
+	MergedInto  string
+	ContainedAt *time.Time
+	MitigatedAt *time.Time
+	ClosedAt    *time.Time
+	// PostmortemPublishedAt is set when a postmortem.published event names
+	// this incident; SEV1/SEV2 incidents cannot close before it.
+	PostmortemPublishedAt *time.Time
+	ReopenCount           int
 }
 
 // Key is the human incident number, INC-<number>.
@@ -121,18 +151,54 @@ func SeverityFromAlert(s string) string {
 	}
 }
 
+// Origins of an incident.
+const (
+	OriginAlert    = "alert"
+	OriginDeclared = "declared"
+)
+
+// allowed maps each target status to the statuses it may be reached from.
+var allowed = map[Status][]Status{
+	StatusEscalated:    {StatusTriggered, StatusEscalated, StatusAcknowledged},
+	StatusAcknowledged: {StatusTriggered, StatusEscalated},
+	StatusContained:    {StatusAcknowledged},
+	StatusMitigated:    {StatusAcknowledged, StatusContained},
+	StatusResolved:     OpenStatuses,
+	StatusPostmortem:   {StatusResolved},
+	StatusClosed:       {StatusResolved, StatusPostmortem},
+	StatusTriggered:    {StatusResolved}, // reopen
+}
+
 // transition checks that an incident may move from its status to to.
 func transition(inc Incident, to Status) error {
 	from := inc.Status
-	ok := false
-	switch to {
-	case StatusAcknowledged:
-		ok = from == StatusTriggered
-	case StatusResolved:
-		ok = from.Open()
+	if slices.Contains(allowed[to], from) {
+		return nil
 	}
-	if !ok {
-		return fmt.Errorf("%w: %s is %s and cannot become %s", ErrIllegalTransition, inc.Key(), from, to)
+	if from == to {
+		return fault.Wrap(ErrIllegalTransition, "%s is already %s", inc.Key(), from)
 	}
-	return nil
+	return fault.Wrap(ErrIllegalTransition, "%s is %s and cannot become %s%s", inc.Key(), from, to, hint(from, to))
 }
+
+// hint says what would make a refused transition possible.
+func hint(from, to Status) string {
+	switch {
+	case to == StatusContained && (from == StatusTriggered || from == StatusEscalated):
+		return "; acknowledge it first"
+	case to == StatusMitigated && (from == StatusTriggered || from == StatusEscalated):
+		return "; acknowledge it first"
+	case to == StatusClosed && from.Open():
+		return "; resolve it first"
+	case to == StatusTriggered && (from == StatusPostmortem || from == StatusClosed):
+		return "; declare a new incident instead"
+	}
+	return ""
+}
+
+// NeedsPostmortem reports whether an incident of severity sev needs a
+// published post-mortem before it can close.
+func NeedsPostmortem(sev string) bool { return sev == "SEV1" || sev == "SEV2" }
+
+// ValidSeverity reports whether s is SEV1..SEV4.
+func ValidSeverity(s string) bool { return s == "SEV1" || s == "SEV2" || s == "SEV3" || s == "SEV4" }

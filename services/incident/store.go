@@ -26,6 +26,15 @@ type Store interface {
 	IncidentList(ctx context.Context, f ListFilter) ([]Incident, error)
 	// NoteList returns an incident's notes, oldest first.
 	NoteList(ctx context.Context, incidentID string) ([]Note, error)
+	// ActionList returns an incident's containment and mitigation actions,
+	// oldest first.
+	ActionList(ctx context.Context, incidentID string) ([]Action, error)
+	// ResponderList returns an incident's responders, in the order added.
+	ResponderList(ctx context.Context, incidentID string) ([]Responder, error)
+	// ServiceList returns every technical service, by name.
+	ServiceList(ctx context.Context) ([]TechService, error)
+	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
+	ServiceGet(ctx context.Context, name string) (TechService, error)
 }
 
 // Tx is the transactional view of the store handed to Store.InTx's fn.
@@ -44,7 +53,7 @@ type Tx interface {
 
 	// IncidentGet is Store.IncidentGet inside the transaction.
 	IncidentGet(ctx context.Context, ref Ref) (Incident, error)
-	// IncidentOpenByDedup returns the open (not resolved) incident of
+	// IncidentOpenByDedup returns the open (Status.Open) incident of
 	// (service, dedupKey). Errors: ErrNotFound.
 	IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (Incident, error)
 	// IncidentCreate inserts inc with the next incident number, which it
@@ -57,6 +66,15 @@ type Tx interface {
 	IncidentUpdate(ctx context.Context, inc Incident, expectedVersion int64) error
 	// NoteAdd stores a note and returns its id.
 	NoteAdd(ctx context.Context, n Note) (int64, error)
+	// ActionAdd stores a containment or mitigation action and returns its id.
+	// Errors: ErrNotFound for an unknown incident.
+	ActionAdd(ctx context.Context, a Action) (int64, error)
+	// ResponderAdd adds a responder to an incident; it reports false when
+	// the user already was one. Errors: ErrNotFound for an unknown incident.
+	ResponderAdd(ctx context.Context, r Responder) (bool, error)
+	// ServiceUpdate overwrites a technical service's settings (found by
+	// name; the id and creation time stay). Errors: ErrNotFound.
+	ServiceUpdate(ctx context.Context, s TechService) error
 }
 
 // Ref names an incident by id or by number.
@@ -79,6 +97,39 @@ type TechService struct {
 	Name        string
 	Description string
 	CreatedAt   time.Time
+	// EscalationPolicy names the policy that pages for this service's
+	// incidents ("" for none).
+	EscalationPolicy string
+	// AckTimeout re-escalates an acknowledged incident that is not resolved
+	// in time (0: never).
+	AckTimeout time.Duration
+	// SeverityMap overrides the alert-severity → SEV mapping for this
+	// service, e.g. {"warning": "SEV2"}; missing keys use the default.
+	SeverityMap map[string]string
+}
+
+// Action is a containment or mitigation step someone took.
+type Action struct {
+	ID         int64
+	IncidentID string
+	Kind       string // ActionContainment or ActionMitigation
+	Text       string
+	Actor      events.Actor
+	CreatedAt  time.Time
+}
+
+// Kinds of actions.
+const (
+	ActionContainment = "containment"
+	ActionMitigation  = "mitigation"
+)
+
+// Responder is a person working on an incident.
+type Responder struct {
+	IncidentID string
+	User       string
+	AddedBy    events.Actor
+	AddedAt    time.Time
 }
 
 // Note is a free-text entry on an incident.
