@@ -26,15 +26,6 @@ type Store interface {
 	IncidentList(ctx context.Context, f ListFilter) ([]Incident, error)
 	// NoteList returns an incident's notes, oldest first.
 	NoteList(ctx context.Context, incidentID string) ([]Note, error)
-	// ActionList returns an incident's containment and mitigation actions,
-	// oldest first.
-	ActionList(ctx context.Context, incidentID string) ([]Action, error)
-	// ResponderList returns an incident's responders, in the order added.
-	ResponderList(ctx context.Context, incidentID string) ([]Responder, error)
-	// ServiceList returns every technical service, by name.
-	ServiceList(ctx context.Context) ([]TechService, error)
-	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
-	ServiceGet(ctx context.Context, name string) (TechService, error)
 }
 
 // Tx is the transactional view of the store handed to Store.InTx's fn.
@@ -66,15 +57,6 @@ type Tx interface {
 	IncidentUpdate(ctx context.Context, inc Incident, expectedVersion int64) error
 	// NoteAdd stores a note and returns its id.
 	NoteAdd(ctx context.Context, n Note) (int64, error)
-	// ActionAdd stores a containment or mitigation action and returns its id.
-	// Errors: ErrNotFound for an unknown incident.
-	ActionAdd(ctx context.Context, a Action) (int64, error)
-	// ResponderAdd adds a responder to an incident; it reports false when
-	// the user already was one. Errors: ErrNotFound for an unknown incident.
-	ResponderAdd(ctx context.Context, r Responder) (bool, error)
-	// ServiceUpdate overwrites a technical service's settings (found by
-	// name; the id and creation time stay). Errors: ErrNotFound.
-	ServiceUpdate(ctx context.Context, s TechService) error
 }
 
 // Ref names an incident by id or by number.

@@ -1000,7 +1000,7 @@ func equalService(t *testing.T, got, want incident.TechService) {
 		t.Errorf("service %s created at %v, want %v in UTC", got.Name, got.CreatedAt, want.CreatedAt)
 	}
 	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("service = %+v, want %+v", got, want)
 	}
 }
