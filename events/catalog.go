@@ -13,7 +13,21 @@ const (
 	TypeIncidentAcknowledged = "incident.acknowledged"
 	TypeIncidentResolved     = "incident.resolved"
 	TypeIncidentNoteAdded    = "incident.note_added"
+	TypeIncidentEscalated    = "incident.escalated"
+	TypeIncidentContained    = "incident.contained"
+	TypeIncidentMitigated    = "incident.mitigated"
+	TypeIncidentReopened     = "incident.reopened"
+	TypeIncidentPostmortem   = "incident.postmortem_started"
+	TypeIncidentClosed       = "incident.closed"
+	TypeIncidentSnoozed      = "incident.snoozed"
+	TypeIncidentAssigned     = "incident.assigned"
+	TypeIncidentSeverity     = "incident.severity_changed"
+	TypeIncidentMerged       = "incident.merged"
+	TypeIncidentResponder    = "incident.responder_added"
 	TypeCommandRejected      = "command.rejected"
+	// TypePostmortemPublished comes from the post-mortem service; it opens
+	// the close gate of SEV1/SEV2 incidents.
+	TypePostmortemPublished = "postmortem.published"
 )
 
 // Command types (requests). Only the owner of the state handles them and
@@ -22,6 +36,18 @@ const (
 	CmdIncidentAcknowledge = "incident.acknowledge"
 	CmdIncidentResolve     = "incident.resolve"
 	CmdIncidentAddNote     = "incident.add_note"
+	CmdIncidentDeclare     = "incident.declare"
+	CmdIncidentEscalate    = "incident.escalate"
+	CmdIncidentContain     = "incident.contain"
+	CmdIncidentMitigate    = "incident.mitigate"
+	CmdIncidentReopen      = "incident.reopen"
+	CmdIncidentPostmortem  = "incident.start_postmortem"
+	CmdIncidentClose       = "incident.close"
+	CmdIncidentSnooze      = "incident.snooze"
+	CmdIncidentAssign      = "incident.assign"
+	CmdIncidentSeverity    = "incident.set_severity"
+	CmdIncidentMerge       = "incident.merge"
+	CmdIncidentResponder   = "incident.add_responder"
 )
 
 // Kind tells events from commands.
@@ -79,7 +105,8 @@ type IncidentRef struct {
 	Version int64 `json:"version"`
 }
 
-// IncidentTriggered says an incident was opened.
+// IncidentTriggered says an incident was opened, from an alert or declared
+// by a person (origin "declared").
 type IncidentTriggered struct {
 	IncidentRef
 	Service       string `json:"service"`
@@ -88,14 +115,74 @@ type IncidentTriggered struct {
 	Severity      string `json:"severity"`
 	AlertSeverity string `json:"alert_severity,omitempty"`
 	AlertID       string `json:"alert_id,omitempty"`
+	Origin        string `json:"origin,omitempty"`
+	Summary       string `json:"summary,omitempty"`
 }
 
-// IncidentTransitioned is the data of acknowledged and resolved events.
+// IncidentTransitioned is the data of every status change (acknowledged,
+// escalated, contained, mitigated, resolved, reopened, postmortem_started,
+// closed). From equals To when a containment or mitigation action is
+// recorded on an incident already in that state.
 type IncidentTransitioned struct {
 	IncidentRef
 	From string `json:"from"`
 	To   string `json:"to"`
 	Note string `json:"note,omitempty"`
+	// Level is the escalation level reached (escalated).
+	Level int `json:"level,omitempty"`
+	// Action says what was done (contained, mitigated).
+	Action string `json:"action,omitempty"`
+	// ActionID numbers the recorded action (contained, mitigated).
+	ActionID int64 `json:"action_id,omitempty"`
+}
+
+// IncidentSnoozed says re-escalation is held off until Until.
+type IncidentSnoozed struct {
+	IncidentRef
+	Minutes int       `json:"minutes"`
+	Until   time.Time `json:"until"`
+	Note    string    `json:"note,omitempty"`
+}
+
+// IncidentAssigned says who owns an incident now.
+type IncidentAssigned struct {
+	IncidentRef
+	Assignee string `json:"assignee"`
+	Previous string `json:"previous,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// IncidentSeverityChanged says a person or rule changed the severity.
+type IncidentSeverityChanged struct {
+	IncidentRef
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// IncidentMerged says the subject incident was merged into another: it is
+// resolved and its alerts count toward the parent.
+type IncidentMerged struct {
+	IncidentRef
+	From         string      `json:"from"`
+	Into         IncidentRef `json:"into"`
+	AlertsMoved  int64       `json:"alerts_moved"`
+	ParentAlerts int64       `json:"parent_alert_count"`
+	Note         string      `json:"note,omitempty"`
+}
+
+// IncidentResponderAdded says a person joined the response.
+type IncidentResponderAdded struct {
+	IncidentRef
+	User string `json:"user"`
+}
+
+// PostmortemPublished is emitted by the post-mortem service when a review
+// is published.
+type PostmortemPublished struct {
+	IncidentID   string `json:"incident_id"`
+	PostmortemID string `json:"postmortem_id"`
+	URL          string `json:"url,omitempty"`
 }
 
 // IncidentNoteAdded says a note was attached to an incident.
@@ -114,14 +201,36 @@ type CommandRejected struct {
 	Reason      string `json:"reason"`
 }
 
-// IncidentCommand is the data of acknowledge, resolve and add-note commands.
-// Incident may be an id or a number such as "INC-42".
+// IncidentCommand is the data of every command on an existing incident.
+// Incident may be an id or a number such as "INC-42". Which other fields a
+// command needs depends on its type (see the JSON Schemas).
 type IncidentCommand struct {
 	Incident string `json:"incident"`
 	Note     string `json:"note,omitempty"`
 	// ExpectedVersion, when set, makes the command fail if the incident has
 	// changed since the issuer read it.
 	ExpectedVersion int64 `json:"expected_version,omitempty"`
+	// Action is what was done (contain, mitigate).
+	Action string `json:"action,omitempty"`
+	// User is the assignee or responder (assign, add_responder).
+	User string `json:"user,omitempty"`
+	// Severity is SEV1..SEV4 (set_severity).
+	Severity string `json:"severity,omitempty"`
+	// Minutes is the snooze length (snooze).
+	Minutes int `json:"minutes,omitempty"`
+	// Into is the parent incident (merge).
+	Into string `json:"into,omitempty"`
+	// Level is the escalation level reached (escalate; 0 = next level).
+	Level int `json:"level,omitempty"`
+}
+
+// DeclareIncident is the data of incident.declare: a person opens an
+// incident without an alert.
+type DeclareIncident struct {
+	Title    string `json:"title"`
+	Service  string `json:"service"`
+	Severity string `json:"severity"`
+	Summary  string `json:"summary,omitempty"`
 }
 
 var exampleTime = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
@@ -154,6 +263,42 @@ func Catalog() []Spec {
 		{TypeIncidentNoteAdded, KindEvent, 1, func() any {
 			return IncidentNoteAdded{IncidentRef: exampleRef, NoteID: 7, Text: "rotated logs"}
 		}},
+		{TypeIncidentEscalated, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "triggered", To: "escalated", Level: 2}
+		}},
+		{TypeIncidentContained, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "acknowledged", To: "contained", Action: "blocked 10.0.0.0/8 at the edge", ActionID: 1}
+		}},
+		{TypeIncidentMitigated, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "contained", To: "mitigated", Action: "rolled back deploy 118", ActionID: 2}
+		}},
+		{TypeIncidentReopened, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "resolved", To: "triggered", Note: "errors are back"}
+		}},
+		{TypeIncidentPostmortem, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "resolved", To: "postmortem"}
+		}},
+		{TypeIncidentClosed, KindEvent, 1, func() any {
+			return IncidentTransitioned{IncidentRef: exampleRef, From: "postmortem", To: "closed"}
+		}},
+		{TypeIncidentSnoozed, KindEvent, 1, func() any {
+			return IncidentSnoozed{IncidentRef: exampleRef, Minutes: 30, Until: exampleTime.Add(30 * time.Minute)}
+		}},
+		{TypeIncidentAssigned, KindEvent, 1, func() any {
+			return IncidentAssigned{IncidentRef: exampleRef, Assignee: "bob", Previous: "alice"}
+		}},
+		{TypeIncidentSeverity, KindEvent, 1, func() any {
+			return IncidentSeverityChanged{IncidentRef: exampleRef, From: "SEV3", To: "SEV1", Reason: "checkout is down for everyone"}
+		}},
+		{TypeIncidentMerged, KindEvent, 1, func() any {
+			return IncidentMerged{IncidentRef: exampleRef, From: "triggered", Into: IncidentRef{IncidentID: "0195f3a2-7c4e-7b3a-9d2e-000000000041", Number: 41, Version: 5}, AlertsMoved: 3, ParentAlerts: 9}
+		}},
+		{TypeIncidentResponder, KindEvent, 1, func() any {
+			return IncidentResponderAdded{IncidentRef: exampleRef, User: "carol"}
+		}},
+		{TypePostmortemPublished, KindEvent, 1, func() any {
+			return PostmortemPublished{IncidentID: exampleRef.IncidentID, PostmortemID: "pm-7"}
+		}},
 		{TypeCommandRejected, KindEvent, 1, func() any {
 			return CommandRejected{CommandID: "0195f3a2-7c4e-7b3a-9d2e-000000000003", CommandType: CmdIncidentResolve,
 				IncidentID: exampleRef.IncidentID, Code: "illegal_transition", Reason: "incident INC-42 is already resolved"}
@@ -161,6 +306,20 @@ func Catalog() []Spec {
 		{CmdIncidentAcknowledge, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42"} }},
 		{CmdIncidentResolve, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "fixed"} }},
 		{CmdIncidentAddNote, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "rolled back deploy 118"} }},
+		{CmdIncidentDeclare, KindCommand, 1, func() any {
+			return DeclareIncident{Title: "Checkout latency", Service: "checkout", Severity: "SEV2", Summary: "p99 above 2 s since 09:10"}
+		}},
+		{CmdIncidentEscalate, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "no answer"} }},
+		{CmdIncidentContain, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Action: "blocked 10.0.0.0/8 at the edge"} }},
+		{CmdIncidentMitigate, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Action: "rolled back deploy 118"} }},
+		{CmdIncidentReopen, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "errors are back"} }},
+		{CmdIncidentPostmortem, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42"} }},
+		{CmdIncidentClose, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42"} }},
+		{CmdIncidentSnooze, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Minutes: 30} }},
+		{CmdIncidentAssign, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", User: "bob"} }},
+		{CmdIncidentSeverity, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Severity: "SEV1", Note: "all customers"} }},
+		{CmdIncidentMerge, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Into: "INC-41"} }},
+		{CmdIncidentResponder, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", User: "carol"} }},
 	}
 }
 

@@ -92,7 +92,7 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	list.Flags().StringVar(&status, "status", "", "only these statuses, comma-separated (triggered,acknowledged,resolved)")
+	list.Flags().StringVar(&status, "status", "", "only these statuses, comma-separated (open, triggered, escalated, acknowledged, contained, mitigated, resolved, postmortem, closed)")
 	list.Flags().StringVar(&service, "service", "", "only this service")
 	list.Flags().IntVar(&limit, "limit", 50, "page size (1-200)")
 	list.Flags().StringVar(&cursor, "cursor", "", "continue after a previous page")
@@ -118,18 +118,26 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 
-	var note string
-	action := func(use, short string, do func(*client.Client, *cobra.Command, string, string) (incident.IncidentJSON, error)) *cobra.Command {
+	// act builds a command that runs one incident action; args maps the
+	// positional arguments after the incident reference into the body.
+	act := func(use, short, action string, nargs int, args func(b *incident.CommandBody, rest []string), flags func(c *cobra.Command, b *incident.CommandBody)) *cobra.Command {
+		var b incident.CommandBody
 		c := &cobra.Command{
-			Use:   use + " <INC-n|id>",
+			Use:   use,
 			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
+			Args:  cobra.RangeArgs(1, 1+nargs),
+			RunE: func(cmd *cobra.Command, argv []string) error {
+				if nargs > 0 && len(argv) == 1 && args != nil {
+					return usageError{fmt.Errorf("%s needs %s", action, strings.TrimPrefix(use, strings.Fields(use)[0]+" <INC-n|id> "))}
+				}
+				if args != nil {
+					args(&b, argv[1:])
+				}
 				cl, err := cf.client()
 				if err != nil {
 					return err
 				}
-				i, err := do(cl, cmd, args[0], note)
+				i, err := cl.Act(cmd.Context(), argv[0], action, b)
 				if err != nil {
 					return err
 				}
@@ -140,16 +148,70 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 				return nil
 			},
 		}
-		c.Flags().StringVar(&note, "note", "", "why (recorded with the change)")
+		if nargs > 0 {
+			c.Args = cobra.MinimumNArgs(1)
+		}
+		c.Flags().StringVar(&b.Note, "note", "", "why (recorded with the change)")
+		if flags != nil {
+			flags(c, &b)
+		}
 		return c
 	}
-	ack := action("ack", "Acknowledge an incident", func(c *client.Client, cmd *cobra.Command, ref, note string) (incident.IncidentJSON, error) {
-		return c.Acknowledge(cmd.Context(), ref, note)
-	})
+	join := func(set func(b *incident.CommandBody, v string)) func(b *incident.CommandBody, rest []string) {
+		return func(b *incident.CommandBody, rest []string) { set(b, strings.Join(rest, " ")) }
+	}
+	ack := act("ack <INC-n|id>", "Acknowledge an incident", "acknowledge", 0, nil, nil)
 	ack.Aliases = []string{"acknowledge"}
-	resolve := action("resolve", "Resolve an incident", func(c *client.Client, cmd *cobra.Command, ref, note string) (incident.IncidentJSON, error) {
-		return c.Resolve(cmd.Context(), ref, note)
+	escalate := act("escalate <INC-n|id>", "Escalate an incident to the next level", "escalate", 0, nil, func(c *cobra.Command, b *incident.CommandBody) {
+		c.Flags().IntVar(&b.Level, "level", 0, "escalation level reached (default: the next one)")
 	})
+	contain := act("contain <INC-n|id> <what was done>...", "Record a containment action (moves an acknowledged incident to contained)", "contain", 1,
+		join(func(b *incident.CommandBody, v string) { b.Action = v }), nil)
+	mitigate := act("mitigate <INC-n|id> <what was done>...", "Record a mitigation action (moves the incident to mitigated)", "mitigate", 1,
+		join(func(b *incident.CommandBody, v string) { b.Action = v }), nil)
+	resolve := act("resolve <INC-n|id>", "Resolve an incident", "resolve", 0, nil, nil)
+	reopen := act("reopen <INC-n|id>", "Reopen a recently resolved incident", "reopen", 0, nil, nil)
+	postmortem := act("postmortem <INC-n|id>", "Move a resolved incident into its post-mortem", "postmortem", 0, nil, nil)
+	closeCmd := act("close <INC-n|id>", "Close a resolved incident (SEV1/SEV2 need a published post-mortem)", "close", 0, nil, nil)
+	snooze := act("snooze <INC-n|id>", "Hold off re-escalation of an acknowledged incident", "snooze", 0, nil, func(c *cobra.Command, b *incident.CommandBody) {
+		c.Flags().IntVar(&b.Minutes, "minutes", 30, "how long, in minutes")
+	})
+	assign := act("assign <INC-n|id> <user>", "Assign an incident to a user", "assign", 1,
+		join(func(b *incident.CommandBody, v string) { b.User = v }), nil)
+	severity := act("severity <INC-n|id> <SEV1|SEV2|SEV3|SEV4>", "Change an incident's severity", "severity", 1,
+		join(func(b *incident.CommandBody, v string) { b.Severity = strings.ToUpper(v) }), nil)
+	merge := act("merge <INC-n|id> <into INC-n|id>", "Merge an incident into another (it resolves; its alerts move)", "merge", 1,
+		join(func(b *incident.CommandBody, v string) { b.Into = v }), nil)
+	responder := act("add-responder <INC-n|id> <user>", "Add a responder to an incident", "responders", 1,
+		join(func(b *incident.CommandBody, v string) { b.User = v }), nil)
+
+	var decl incident.DeclareBody
+	declare := &cobra.Command{
+		Use:   "declare <title>...",
+		Short: "Declare an incident without an alert",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			decl.Title = strings.Join(args, " ")
+			decl.Severity = strings.ToUpper(decl.Severity)
+			cl, err := cf.client()
+			if err != nil {
+				return err
+			}
+			i, err := cl.Declare(cmd.Context(), decl)
+			if err != nil {
+				return err
+			}
+			if cf.json {
+				return printJSON(stdout, i)
+			}
+			fmt.Fprintf(stdout, "declared %s (%s, %s)\n", i.Key, i.Severity, i.Service)
+			return nil
+		},
+	}
+	declare.Flags().StringVar(&decl.Service, "service", "", "technical service (required)")
+	declare.Flags().StringVar(&decl.Severity, "severity", "SEV3", "SEV1, SEV2, SEV3 or SEV4")
+	declare.Flags().StringVar(&decl.Summary, "summary", "", "what is going on")
+
 	noteCmd := &cobra.Command{
 		Use:   "note <INC-n|id> <text>...",
 		Short: "Add a note to an incident",
@@ -170,7 +232,8 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show, ack, resolve, noteCmd)
+	cmd.AddCommand(list, show, declare, ack, escalate, contain, mitigate, resolve, reopen, postmortem, closeCmd,
+		snooze, assign, severity, merge, responder, noteCmd)
 	return cmd
 }
 
@@ -198,6 +261,22 @@ func printIncident(w io.Writer, i incident.IncidentJSON) {
 	}
 	row("id", fmt.Sprintf("%s (version %d)", i.ID, i.Version))
 	_ = tw.Flush()
+	if i.Assignee != "" {
+		fmt.Fprintf(w, "assignee: %s\n", i.Assignee)
+	}
+	if len(i.Responders) > 0 {
+		var names []string
+		for _, r := range i.Responders {
+			names = append(names, r.User)
+		}
+		fmt.Fprintf(w, "responders: %s\n", strings.Join(names, ", "))
+	}
+	if len(i.Actions) > 0 {
+		fmt.Fprintln(w, "actions:")
+		for _, a := range i.Actions {
+			fmt.Fprintf(w, "  %s  %s by %s: %s\n", a.CreatedAt.Local().Format(time.DateTime), a.Kind, a.Actor.ID, a.Text)
+		}
+	}
 	if len(i.Notes) > 0 {
 		fmt.Fprintln(w, "notes:")
 		for _, n := range i.Notes {

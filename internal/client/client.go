@@ -131,22 +131,31 @@ func (c *Client) GetIncident(ctx context.Context, ref string) (incident.Incident
 
 // Acknowledge acknowledges an incident.
 func (c *Client) Acknowledge(ctx context.Context, ref, note string) (incident.IncidentJSON, error) {
-	return c.command(ctx, ref, "acknowledge", note)
+	return c.Act(ctx, ref, "acknowledge", incident.CommandBody{Note: note})
 }
 
 // Resolve resolves an incident.
 func (c *Client) Resolve(ctx context.Context, ref, note string) (incident.IncidentJSON, error) {
-	return c.command(ctx, ref, "resolve", note)
+	return c.Act(ctx, ref, "resolve", incident.CommandBody{Note: note})
 }
 
 // AddNote adds a note to an incident.
 func (c *Client) AddNote(ctx context.Context, ref, note string) (incident.IncidentJSON, error) {
-	return c.command(ctx, ref, "notes", note)
+	return c.Act(ctx, ref, "notes", incident.CommandBody{Note: note})
 }
 
-func (c *Client) command(ctx context.Context, ref, action, note string) (incident.IncidentJSON, error) {
+// Act runs one incident action (acknowledge, escalate, contain, mitigate,
+// resolve, reopen, postmortem, close, snooze, assign, severity, merge,
+// notes, responders) with its body.
+func (c *Client) Act(ctx context.Context, ref, action string, body incident.CommandBody) (incident.IncidentJSON, error) {
 	var out incident.IncidentJSON
-	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(ref)+"/"+action, incident.CommandBody{Note: note}, &out)
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(ref)+"/"+action, body, &out)
+}
+
+// Declare opens an incident without an alert.
+func (c *Client) Declare(ctx context.Context, d incident.DeclareBody) (incident.IncidentJSON, error) {
+	var out incident.IncidentJSON
+	return out, c.do(ctx, http.MethodPost, "/api/v1/incidents", d, &out)
 }
 
 // SendAlert posts a generic alert.

@@ -9,8 +9,9 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
-// Register subscribes the service's handlers: alerts from FB_ALERTS and
-// incident commands from FB_CMD, each on its own durable consumer.
+// Register subscribes the service's handlers, each on its own durable
+// consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and
+// postmortem.published events from FB_EVT.
 func (s *Service) Register(r *bus.Router) error {
 	if err := r.Handle(bus.ConsumerConfig{
 		Name: ConsumerAlerts, Stream: bus.StreamAlerts,
@@ -20,12 +21,20 @@ func (s *Service) Register(r *bus.Router) error {
 	}); err != nil {
 		return err
 	}
-	return r.Handle(bus.ConsumerConfig{
+	if err := r.Handle(bus.ConsumerConfig{
 		Name: ConsumerCommands, Stream: bus.StreamCmd,
 		FilterSubjects: []string{events.SubjectCmdPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		_, err := s.Execute(ctx, env, true)
 		return busError(err)
+	}); err != nil {
+		return err
+	}
+	return r.Handle(bus.ConsumerConfig{
+		Name: ConsumerPostmortems, Stream: bus.StreamEvt,
+		FilterSubjects: []string{events.SubjectFor(events.TypePostmortemPublished)},
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandlePostmortemPublished(ctx, env))
 	})
 }
 
@@ -37,7 +46,7 @@ func busError(err error) error {
 	switch {
 	case err == nil, errors.As(err, &rej):
 		return nil
-	case fault.KindOf(err) == fault.Invalid, errors.Is(err, ErrUnknownService):
+	case fault.KindOf(err) == fault.Invalid, errors.Is(err, ErrUnknownService), errors.Is(err, ErrNotFound):
 		return bus.Permanent(err)
 	}
 	return err

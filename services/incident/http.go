@@ -33,7 +33,38 @@ type IncidentJSON struct {
 	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
 	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 	ResolvedBy     string     `json:"resolved_by,omitempty"`
-	Notes          []NoteJSON `json:"notes,omitempty"`
+
+	Origin                string     `json:"origin"`
+	Summary               string     `json:"summary,omitempty"`
+	Assignee              string     `json:"assignee,omitempty"`
+	EscalationLevel       int        `json:"escalation_level"`
+	SnoozedUntil          *time.Time `json:"snoozed_until,omitempty"`
+	MergedInto            string     `json:"merged_into,omitempty"`
+	ContainedAt           *time.Time `json:"contained_at,omitempty"`
+	MitigatedAt           *time.Time `json:"mitigated_at,omitempty"`
+	ClosedAt              *time.Time `json:"closed_at,omitempty"`
+	PostmortemPublishedAt *time.Time `json:"postmortem_published_at,omitempty"`
+	ReopenCount           int        `json:"reopen_count,omitempty"`
+
+	Notes      []NoteJSON      `json:"notes,omitempty"`
+	Actions    []ActionJSON    `json:"actions,omitempty"`
+	Responders []ResponderJSON `json:"responders,omitempty"`
+}
+
+// ActionJSON is a containment or mitigation action as the API shows it.
+type ActionJSON struct {
+	ID        int64        `json:"id"`
+	Kind      string       `json:"kind"`
+	Text      string       `json:"text"`
+	Actor     events.Actor `json:"actor"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+// ResponderJSON is a responder as the API shows it.
+type ResponderJSON struct {
+	User    string       `json:"user"`
+	AddedBy events.Actor `json:"added_by"`
+	AddedAt time.Time    `json:"added_at"`
 }
 
 // NoteJSON is a note as the API shows it.
@@ -51,6 +82,9 @@ func ToJSON(i Incident) IncidentJSON {
 		Severity: i.Severity, AlertSeverity: i.AlertSeverity, Status: i.Status, AlertCount: i.AlertCount,
 		Version: i.Version, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt, LastAlertAt: i.LastAlertAt,
 		AcknowledgedAt: i.AcknowledgedAt, AcknowledgedBy: i.AcknowledgedBy, ResolvedAt: i.ResolvedAt, ResolvedBy: i.ResolvedBy,
+		Origin: i.Origin, Summary: i.Summary, Assignee: i.Assignee, EscalationLevel: i.EscalationLevel,
+		SnoozedUntil: i.SnoozedUntil, MergedInto: i.MergedInto, ContainedAt: i.ContainedAt, MitigatedAt: i.MitigatedAt,
+		ClosedAt: i.ClosedAt, PostmortemPublishedAt: i.PostmortemPublishedAt, ReopenCount: i.ReopenCount,
 	}
 }
 
@@ -60,10 +94,35 @@ type ListJSON struct {
 	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
-// CommandBody is the body of the acknowledge, resolve and notes endpoints.
+// CommandBody is the body of every POST /api/v1/incidents/{ref}/{action}
+// endpoint; which fields an action needs is in the README's API table.
 type CommandBody struct {
-	Note            string `json:"note"`
-	ExpectedVersion int64  `json:"expected_version"`
+	Note            string `json:"note,omitempty"`
+	ExpectedVersion int64  `json:"expected_version,omitempty"`
+	Action          string `json:"action,omitempty"`
+	User            string `json:"user,omitempty"`
+	Severity        string `json:"severity,omitempty"`
+	Minutes         int    `json:"minutes,omitempty"`
+	Into            string `json:"into,omitempty"`
+	Level           int    `json:"level,omitempty"`
+}
+
+// Actions maps the action segment of the URL to its command.
+var Actions = map[string]string{
+	"acknowledge": events.CmdIncidentAcknowledge,
+	"escalate":    events.CmdIncidentEscalate,
+	"contain":     events.CmdIncidentContain,
+	"mitigate":    events.CmdIncidentMitigate,
+	"resolve":     events.CmdIncidentResolve,
+	"reopen":      events.CmdIncidentReopen,
+	"postmortem":  events.CmdIncidentPostmortem,
+	"close":       events.CmdIncidentClose,
+	"snooze":      events.CmdIncidentSnooze,
+	"assign":      events.CmdIncidentAssign,
+	"severity":    events.CmdIncidentSeverity,
+	"merge":       events.CmdIncidentMerge,
+	"notes":       events.CmdIncidentAddNote,
+	"responders":  events.CmdIncidentResponder,
 }
 
 // Page sizes of the list endpoint.
@@ -77,9 +136,10 @@ func (s *Service) Routes(srv *httpapi.Server, logger *slog.Logger) {
 	h := &handler{svc: s, log: logger}
 	srv.Handle("GET /api/v1/incidents", httpapi.ScopeIncidentsRead, h.list)
 	srv.Handle("GET /api/v1/incidents/{ref}", httpapi.ScopeIncidentsRead, h.show)
-	srv.Handle("POST /api/v1/incidents/{ref}/acknowledge", httpapi.ScopeIncidentsWrite, h.command(events.CmdIncidentAcknowledge))
-	srv.Handle("POST /api/v1/incidents/{ref}/resolve", httpapi.ScopeIncidentsWrite, h.command(events.CmdIncidentResolve))
-	srv.Handle("POST /api/v1/incidents/{ref}/notes", httpapi.ScopeIncidentsWrite, h.command(events.CmdIncidentAddNote))
+	srv.Handle("POST /api/v1/incidents", httpapi.ScopeIncidentsWrite, h.declare)
+	for action, typ := range Actions {
+		srv.Handle("POST /api/v1/incidents/{ref}/"+action, httpapi.ScopeIncidentsWrite, h.command(typ))
+	}
 }
 
 type handler struct {
@@ -114,12 +174,16 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 
 func parseListQuery(r *http.Request) (ListFilter, error) {
 	q := r.URL.Query()
-	f := ListFilter{Limit: DefaultPageSize, Service: q.Get("service")}
+	f := ListFilter{Limit: DefaultPageSize, Service: q.Get("service"), Assignee: q.Get("assignee")}
 	if v := q.Get("status"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			st := Status(strings.TrimSpace(st))
+			if st == "open" {
+				f.Statuses = append(f.Statuses, OpenStatuses...)
+				continue
+			}
 			if !st.Valid() {
-				return f, fault.Field("status", "unknown status %q (want triggered, acknowledged or resolved)", st)
+				return f, fault.Field("status", "unknown status %q (want open or one of %v)", st, Statuses)
 			}
 			f.Statuses = append(f.Statuses, st)
 		}
@@ -167,16 +231,39 @@ func (h *handler) show(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	notes, err := h.svc.Notes(r.Context(), inc.ID)
+	out, err := h.detail(r, inc)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// detail renders an incident with its notes, actions and responders.
+func (h *handler) detail(r *http.Request, inc Incident) (IncidentJSON, error) {
 	out := ToJSON(inc)
+	notes, err := h.svc.Notes(r.Context(), inc.ID)
+	if err != nil {
+		return out, err
+	}
 	for _, n := range notes {
 		out.Notes = append(out.Notes, NoteJSON{ID: n.ID, Text: n.Text, Author: n.Author, CreatedAt: n.CreatedAt})
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
+	actions, err := h.svc.Actions(r.Context(), inc.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, a := range actions {
+		out.Actions = append(out.Actions, ActionJSON{ID: a.ID, Kind: a.Kind, Text: a.Text, Actor: a.Actor, CreatedAt: a.CreatedAt})
+	}
+	responders, err := h.svc.Responders(r.Context(), inc.ID)
+	if err != nil {
+		return out, err
+	}
+	for _, p := range responders {
+		out.Responders = append(out.Responders, ResponderJSON{User: p.User, AddedBy: p.AddedBy, AddedAt: p.AddedAt})
+	}
+	return out, nil
 }
 
 func (h *handler) command(typ string) http.HandlerFunc {
@@ -193,7 +280,8 @@ func (h *handler) command(typ string) http.HandlerFunc {
 				return
 			}
 		}
-		data := events.IncidentCommand{Incident: r.PathValue("ref"), Note: b.Note, ExpectedVersion: b.ExpectedVersion}
+		data := events.IncidentCommand{Incident: r.PathValue("ref"), Note: b.Note, ExpectedVersion: b.ExpectedVersion,
+			Action: b.Action, User: b.User, Severity: b.Severity, Minutes: b.Minutes, Into: b.Into, Level: b.Level}
 		if err := ValidateCommand(typ, data); err != nil {
 			h.fail(w, r, err)
 			return
@@ -211,4 +299,37 @@ func (h *handler) command(typ string) http.HandlerFunc {
 		}
 		httpapi.WriteJSON(w, http.StatusOK, ToJSON(inc))
 	}
+}
+
+// DeclareBody is the body of POST /api/v1/incidents.
+type DeclareBody = events.DeclareIncident
+
+func (h *handler) declare(w http.ResponseWriter, r *http.Request) {
+	body, err := httpapi.ReadBody(w, r, httpapi.MaxBody)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var d DeclareBody
+	if err := httpapi.DecodeJSON(body, &d); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := ValidateDeclare(d); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	cmd, err := events.New(events.CmdIncidentDeclare, "api", d.Service, httpapi.ActorOf(r), d,
+		events.WithCorrelation(httpapi.RequestID(r.Context())))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	inc, err := h.svc.Execute(r.Context(), cmd, false)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/incidents/"+inc.Key())
+	httpapi.WriteJSON(w, http.StatusCreated, ToJSON(inc))
 }

@@ -57,6 +57,11 @@ var (
 	ErrConflict       = fault.New(fault.Conflict, "conflict", "conflict")
 	ErrUnknownService = fault.New(fault.NotFound, "unknown_service", "unknown service")
 	ErrInvalid        = fault.New(fault.Invalid, "invalid", "invalid")
+	// ErrPostmortemRequired refuses closing a SEV1/SEV2 incident whose
+	// post-mortem is not published.
+	ErrPostmortemRequired = fault.New(fault.Conflict, "postmortem_required", "post-mortem required")
+	// ErrReopenWindow refuses reopening an incident resolved too long ago.
+	ErrReopenWindow = fault.New(fault.Conflict, "reopen_window_passed", "reopen window passed")
 )
 
 // Incident is one incident.
@@ -107,6 +112,10 @@ func (i Incident) Key() string { return FormatNumber(i.Number) }
 
 // FormatNumber renders an incident number as INC-<number>.
 func FormatNumber(n int64) string { return "INC-" + strconv.FormatInt(n, 10) }
+
+// serviceName is the shape of a technical service's name (a NATS subject
+// token, at most 100 characters).
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
 
 var numberRef = regexp.MustCompile(`^(?i:inc-)?([0-9]{1,18})$`)
 
