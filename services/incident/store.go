@@ -26,6 +26,15 @@ type Store interface {
 	IncidentList(ctx context.Context, f ListFilter) ([]Incident, error)
 	// NoteList returns an incident's notes, oldest first.
 	NoteList(ctx context.Context, incidentID string) ([]Note, error)
+	// ActionList returns an incident's containment and mitigation actions,
+	// oldest first.
+	ActionList(ctx context.Context, incidentID string) ([]Action, error)
+	// ResponderList returns an incident's responders, in the order added.
+	ResponderList(ctx context.Context, incidentID string) ([]Responder, error)
+	// ServiceList returns every technical service, by name.
+	ServiceList(ctx context.Context) ([]TechService, error)
+	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
+	ServiceGet(ctx context.Context, name string) (TechService, error)
 }
 
 // Tx is the transactional view of the store handed to Store.InTx's fn.
@@ -57,6 +66,15 @@ type Tx interface {
 	IncidentUpdate(ctx context.Context, inc Incident, expectedVersion int64) error
 	// NoteAdd stores a note and returns its id.
 	NoteAdd(ctx context.Context, n Note) (int64, error)
+	// ActionAdd stores a containment or mitigation action and returns its id.
+	// Errors: ErrNotFound for an unknown incident.
+	ActionAdd(ctx context.Context, a Action) (int64, error)
+	// ResponderAdd adds a responder to an incident; it reports false when
+	// the user already was one. Errors: ErrNotFound for an unknown incident.
+	ResponderAdd(ctx context.Context, r Responder) (bool, error)
+	// ServiceUpdate overwrites a technical service's settings (found by
+	// name; the id and creation time stay). Errors: ErrNotFound.
+	ServiceUpdate(ctx context.Context, s TechService) error
 }
 
 // Ref names an incident by id or by number.
@@ -69,6 +87,7 @@ type Ref struct {
 type ListFilter struct {
 	Statuses    []Status // empty: any
 	Service     string   // empty: any
+	Assignee    string   // empty: any
 	AfterNumber int64    // cursor: only numbers below this one (newest first); 0: from the newest
 	Limit       int
 }
@@ -83,10 +102,12 @@ type TechService struct {
 	// incidents ("" for none).
 	EscalationPolicy string
 	// AckTimeout re-escalates an acknowledged incident that is not resolved
-	// in time (0: never).
+	// in time (0: never). Stores keep it to the millisecond.
 	AckTimeout time.Duration
 	// SeverityMap overrides the alert-severity → SEV mapping for this
 	// service, e.g. {"warning": "SEV2"}; missing keys use the default.
+	// Stores give back nil for no overrides (whether nil or an empty map was
+	// written), so a service round-trips with reflect.DeepEqual.
 	SeverityMap map[string]string
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -62,6 +63,19 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"TimesRoundTrip", testTimes},
 		{"ServiceCreateIdempotent", testServiceCreate},
 		{"ServiceGetUnknown", testServiceGetUnknown},
+		{"LifecycleFieldsRoundTrip", testLifecycleFields},
+		{"UpdateKeepsOrigin", testUpdateKeepsOrigin},
+		{"OpenDedupByStatus", testOpenDedupByStatus},
+		{"FreedKeyAllowsLaterStates", testFreedKeyLaterStates},
+		{"Actions", testActions},
+		{"ActionOnUnknownIncident", testActionUnknownIncident},
+		{"Responders", testResponders},
+		{"ResponderOnUnknownIncident", testResponderUnknownIncident},
+		{"ServiceSettingsRoundTrip", testServiceSettings},
+		{"ServiceSeverityMapEmpty", testServiceSeverityMapEmpty},
+		{"ServiceUpdate", testServiceUpdate},
+		{"ServiceUpdateUnknown", testServiceUpdateUnknown},
+		{"ServiceList", testServiceList},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,33 +172,37 @@ func envelope(t *testing.T, subject string) events.Envelope {
 	return e
 }
 
-// equalIncident compares field by field; times must be the same instant and
-// in UTC.
+// equalIncident compares every field of incident.Incident (a field added
+// later is compared too); times must be the same instant and, in got, in UTC.
 func equalIncident(t *testing.T, got, want incident.Incident) {
 	t.Helper()
-	for name, tm := range map[string]*time.Time{
-		"CreatedAt": &got.CreatedAt, "UpdatedAt": &got.UpdatedAt, "LastAlertAt": &got.LastAlertAt,
-		"AcknowledgedAt": got.AcknowledgedAt, "ResolvedAt": got.ResolvedAt,
-	} {
-		if tm != nil && tm.Location() != time.UTC {
-			t.Errorf("%s %s: location %v, want UTC", got.ID, name, tm.Location())
+	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
+	for i := range g.NumField() {
+		name := g.Type().Field(i).Name
+		gs, gloc := fieldString(g.Field(i))
+		ws, _ := fieldString(w.Field(i))
+		if gloc != nil && gloc != time.UTC {
+			t.Errorf("%s %s: location %v, want UTC", got.ID, name, gloc)
+		}
+		if gs != ws {
+			t.Errorf("incident %s %s = %s, want %s", want.ID, name, gs, ws)
 		}
 	}
-	norm := func(i incident.Incident) string {
-		f := func(p *time.Time) string {
-			if p == nil {
-				return "<nil>"
-			}
-			return p.UTC().Format(time.RFC3339Nano)
+}
+
+// fieldString renders a field for equalIncident: times (plain or pointer)
+// as the UTC instant, with their location; anything else with %#v.
+func fieldString(v reflect.Value) (string, *time.Location) {
+	switch tm := v.Interface().(type) {
+	case time.Time:
+		return tm.UTC().Format(time.RFC3339Nano), tm.Location()
+	case *time.Time:
+		if tm == nil {
+			return "<nil>", nil
 		}
-		c, u, l := i.CreatedAt, i.UpdatedAt, i.LastAlertAt
-		a, r := i.AcknowledgedAt, i.ResolvedAt
-		i.CreatedAt, i.UpdatedAt, i.LastAlertAt, i.AcknowledgedAt, i.ResolvedAt = time.Time{}, time.Time{}, time.Time{}, nil, nil
-		return fmt.Sprintf("%+v created=%s updated=%s last_alert=%s acked=%s resolved=%s", i, f(&c), f(&u), f(&l), f(a), f(r))
+		return tm.UTC().Format(time.RFC3339Nano), tm.Location()
 	}
-	if g, w := norm(got), norm(want); g != w {
-		t.Errorf("incident differs\n got: %s\nwant: %s", g, w)
-	}
+	return fmt.Sprintf("%#v", v.Interface()), nil
 }
 
 func testCreateAndGet(t *testing.T, s incident.Store) {
@@ -569,8 +587,8 @@ func testInTxOtherErrors(t *testing.T, s incident.Store) {
 	}
 }
 
-// A failing fn leaves nothing behind: no incident, no note, no outbox row,
-// no inbox row, no used-up number.
+// A failing fn leaves nothing behind: no service, incident, note, action or
+// responder, no outbox row, no inbox row, no used-up number.
 func testRollback(t *testing.T, s incident.Store) {
 	ctx := t.Context()
 	err := s.InTx(ctx, func(tx incident.Tx) error {
@@ -581,6 +599,12 @@ func testRollback(t *testing.T, s incident.Store) {
 			return err
 		}
 		if _, err := tx.NoteAdd(ctx, incident.Note{IncidentID: "inc-a", Text: "x", Author: events.System("incident")}); err != nil {
+			return err
+		}
+		if _, err := tx.ActionAdd(ctx, incident.Action{IncidentID: "inc-a", Kind: incident.ActionContainment, Text: "x", Actor: events.System("incident")}); err != nil {
+			return err
+		}
+		if _, err := tx.ResponderAdd(ctx, incident.Responder{IncidentID: "inc-a", User: "U1", AddedBy: events.System("incident")}); err != nil {
 			return err
 		}
 		if err := tx.Emit(ctx, envelope(t, "inc-a")); err != nil {
@@ -599,6 +623,15 @@ func testRollback(t *testing.T, s incident.Store) {
 	}
 	if notes, err := s.NoteList(ctx, "inc-a"); err != nil || len(notes) != 0 {
 		t.Errorf("notes after rollback: %v, %v", notes, err)
+	}
+	if actions, err := s.ActionList(ctx, "inc-a"); err != nil || len(actions) != 0 {
+		t.Errorf("actions after rollback: %v, %v", actions, err)
+	}
+	if responders, err := s.ResponderList(ctx, "inc-a"); err != nil || len(responders) != 0 {
+		t.Errorf("responders after rollback: %v, %v", responders, err)
+	}
+	if services, err := s.ServiceList(ctx); err != nil || len(services) != 0 {
+		t.Errorf("services after rollback: %v, %v", services, err)
 	}
 	if n := outboxCount(t, s); n != 0 {
 		t.Errorf("outbox rows after rollback: %d, want 0", n)
@@ -772,30 +805,31 @@ func testNoteUnknownIncident(t *testing.T, s incident.Store) {
 	}
 }
 
-// listFixture creates, by number:
+// listFixture creates, by number (service, status, assignee):
 //
-//	1 checkout triggered   2 billing  acknowledged   3 checkout resolved
-//	4 billing  triggered   5 checkout acknowledged   6 checkout triggered
-//	7 billing  resolved
+//	1 checkout triggered    U1   2 billing  acknowledged -    3 checkout resolved U1
+//	4 billing  triggered    U2   5 checkout acknowledged U1   6 checkout triggered -
+//	7 billing  resolved     U2
 func listFixture(t *testing.T, s incident.Store) {
 	t.Helper()
 	rows := []struct {
-		service string
-		status  incident.Status
+		service  string
+		status   incident.Status
+		assignee string
 	}{
-		{"checkout", incident.StatusTriggered},
-		{"billing", incident.StatusAcknowledged},
-		{"checkout", incident.StatusResolved},
-		{"billing", incident.StatusTriggered},
-		{"checkout", incident.StatusAcknowledged},
-		{"checkout", incident.StatusTriggered},
-		{"billing", incident.StatusResolved},
+		{"checkout", incident.StatusTriggered, "U1"},
+		{"billing", incident.StatusAcknowledged, ""},
+		{"checkout", incident.StatusResolved, "U1"},
+		{"billing", incident.StatusTriggered, "U2"},
+		{"checkout", incident.StatusAcknowledged, "U1"},
+		{"checkout", incident.StatusTriggered, ""},
+		{"billing", incident.StatusResolved, "U2"},
 	}
 	ctx := t.Context()
 	err := s.InTx(ctx, func(tx incident.Tx) error {
 		for i, r := range rows {
 			inc := newIncident(fmt.Sprintf("inc-%d", i+1), r.service, fmt.Sprintf("key-%d", i+1))
-			inc.Status = r.status
+			inc.Status, inc.Assignee = r.status, r.assignee
 			if r.status == incident.StatusResolved {
 				inc.ResolvedAt, inc.ResolvedBy = &base, "U1"
 			}
@@ -844,6 +878,13 @@ func testList(t *testing.T, s incident.Store) {
 		{"AfterLast", incident.ListFilter{AfterNumber: 1, Limit: 50}, nil},
 		{"UnknownService", incident.ListFilter{Service: "nope", Limit: 50}, nil},
 		{"UnknownStatus", incident.ListFilter{Statuses: []incident.Status{"snoozed"}, Limit: 50}, nil},
+		{"Assignee", incident.ListFilter{Assignee: "U1", Limit: 50}, []int64{5, 3, 1}},
+		{"AssigneeAndStatus", incident.ListFilter{Assignee: "U1", Statuses: []incident.Status{tr, ack}, Limit: 50}, []int64{5, 1}},
+		{"AssigneeAndService", incident.ListFilter{Assignee: "U2", Service: "billing", Limit: 50}, []int64{7, 4}},
+		{"AssigneeServiceStatus", incident.ListFilter{Assignee: "U2", Service: "billing", Statuses: []incident.Status{tr}, Limit: 50}, []int64{4}},
+		{"AssigneeOtherService", incident.ListFilter{Assignee: "U1", Service: "billing", Limit: 50}, nil},
+		{"AssigneeAfter", incident.ListFilter{Assignee: "U1", AfterNumber: 5, Limit: 50}, []int64{3, 1}},
+		{"UnknownAssignee", incident.ListFilter{Assignee: "nobody", Limit: 50}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -876,6 +917,7 @@ func testListPaging(t *testing.T, s incident.Store) {
 		{"Open", incident.ListFilter{Limit: 2, Statuses: []incident.Status{incident.StatusTriggered, incident.StatusAcknowledged}},
 			[][]int64{{6, 5}, {4, 2}, {1}}},
 		{"ExactPages", incident.ListFilter{Limit: 2, Service: "checkout"}, [][]int64{{6, 5}, {3, 1}}},
+		{"Assignee", incident.ListFilter{Limit: 2, Assignee: "U1"}, [][]int64{{5, 3}, {1}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1013,5 +1055,519 @@ func testServiceGetUnknown(t *testing.T, s incident.Store) {
 	})
 	if !errors.Is(err, incident.ErrNotFound) {
 		t.Errorf("ServiceGet(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// at returns a pointer to base+d, in a zone other than UTC so the store must
+// normalize it.
+func at(d time.Duration) *time.Time {
+	tm := base.Add(d).In(time.FixedZone("UTC-3", -3*3600))
+	return &tm
+}
+
+// lifecycleIncident returns newIncident with every lifecycle field set.
+func lifecycleIncident(id, service, dedupKey string) incident.Incident {
+	inc := newIncident(id, service, dedupKey)
+	inc.Status = incident.StatusMitigated
+	inc.AcknowledgedAt, inc.AcknowledgedBy = at(time.Minute), "U42"
+	inc.Summary = "checkout pods evicted\nsecond line, ünïcode"
+	inc.Origin = incident.OriginDeclared
+	inc.Assignee = "U7"
+	inc.EscalationLevel = 3
+	inc.SnoozedUntil = at(2 * time.Hour)
+	inc.MergedInto = "inc-parent"
+	inc.ContainedAt = at(2 * time.Minute)
+	inc.MitigatedAt = at(3*time.Minute + time.Microsecond)
+	inc.ClosedAt = at(4 * time.Minute)
+	inc.PostmortemPublishedAt = at(5 * time.Minute)
+	inc.ReopenCount = 2
+	return inc
+}
+
+// Every lifecycle field round-trips through create, update, the gets and the
+// list; nil times stay nil and set ones can be cleared.
+func testLifecycleFields(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	full := create(t, s, lifecycleIncident("inc-a", "checkout", "disk"))
+	bare := newIncident("inc-b", "checkout", "cpu")
+	bare.Origin = incident.OriginAlert
+	bare = create(t, s, bare)
+
+	read := func(t *testing.T, want incident.Incident) {
+		t.Helper()
+		equalIncident(t, get(t, s, incident.Ref{ID: want.ID}), want)
+		equalIncident(t, get(t, s, incident.Ref{Number: want.Number}), want)
+		list, err := s.IncidentList(ctx, incident.ListFilter{AfterNumber: want.Number + 1, Limit: 1})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("list %s: %v, %v", want.ID, numbers(list), err)
+		}
+		equalIncident(t, list[0], want)
+		err = s.InTx(ctx, func(tx incident.Tx) error {
+			got, err := tx.IncidentGet(ctx, incident.Ref{ID: want.ID})
+			if err != nil {
+				return err
+			}
+			equalIncident(t, got, want)
+			if !want.Status.Open() {
+				return nil
+			}
+			got, err = tx.IncidentOpenByDedup(ctx, want.Service, want.DedupKey)
+			if err != nil {
+				return err
+			}
+			equalIncident(t, got, want)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("CreateSet", func(t *testing.T) { read(t, full) })
+	t.Run("CreateUnset", func(t *testing.T) { read(t, bare) })
+
+	// An update writes every mutable field: set the bare one's, clear the
+	// full one's.
+	t.Run("UpdateSet", func(t *testing.T) {
+		next := lifecycleIncident("inc-b", "checkout", "cpu")
+		next.Number, next.Version, next.Origin = bare.Number, bare.Version, bare.Origin
+		next.Title, next.Severity, next.AlertSeverity = "cpu pegged", "SEV1", events.SeverityCritical
+		next.AlertCount, next.UpdatedAt, next.LastAlertAt = 9, base.Add(time.Hour), base.Add(50*time.Minute)
+		next.ResolvedAt, next.ResolvedBy = at(6*time.Minute), "U9"
+		read(t, update(t, s, next))
+	})
+	t.Run("UpdateClear", func(t *testing.T) {
+		next := full
+		next.Status = incident.StatusTriggered
+		next.AcknowledgedAt, next.AcknowledgedBy = nil, ""
+		next.Summary, next.Assignee, next.EscalationLevel, next.MergedInto, next.ReopenCount = "", "", 0, "", 0
+		next.SnoozedUntil, next.ContainedAt, next.MitigatedAt, next.ClosedAt, next.PostmortemPublishedAt = nil, nil, nil, nil, nil
+		read(t, update(t, s, next))
+	})
+}
+
+// Origin says how an incident started; IncidentUpdate does not change it
+// (nor id, number, service, dedup key or creation time).
+func testUpdateKeepsOrigin(t *testing.T, s incident.Store) {
+	inc := newIncident("inc-a", "checkout", "disk")
+	inc.Origin = incident.OriginAlert
+	inc = create(t, s, inc)
+	next := inc
+	next.Origin, next.Service, next.DedupKey, next.CreatedAt = incident.OriginDeclared, "billing", "other", base.Add(time.Hour)
+	next = update(t, s, next)
+	want := inc
+	want.Version = next.Version
+	equalIncident(t, get(t, s, incident.Ref{ID: "inc-a"}), want)
+}
+
+// Every open status holds its (service, dedup key): a second incident is
+// refused and IncidentOpenByDedup finds the first. Resolved, postmortem and
+// closed free the key.
+func testOpenDedupByStatus(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		status incident.Status
+		blocks bool
+	}{
+		{incident.StatusTriggered, true},
+		{incident.StatusEscalated, true},
+		{incident.StatusAcknowledged, true},
+		{incident.StatusContained, true},
+		{incident.StatusMitigated, true},
+		{incident.StatusResolved, false},
+		{incident.StatusPostmortem, false},
+		{incident.StatusClosed, false},
+	}
+	if len(tests) != len(incident.Statuses) {
+		t.Fatalf("table covers %d statuses, the domain has %d", len(tests), len(incident.Statuses))
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.status), func(t *testing.T) {
+			if tc.status.Open() != tc.blocks {
+				t.Fatalf("%s: Open() = %v, but the store treats it as open = %v", tc.status, tc.status.Open(), tc.blocks)
+			}
+			key := "key-" + string(tc.status)
+			first := newIncident("first-"+string(tc.status), "checkout", key)
+			first.Status = tc.status
+			create(t, s, first)
+
+			var found incident.Incident
+			err := s.InTx(ctx, func(tx incident.Tx) error {
+				var err error
+				found, err = tx.IncidentOpenByDedup(ctx, "checkout", key)
+				return err
+			})
+			switch {
+			case tc.blocks && (err != nil || found.ID != first.ID):
+				t.Errorf("open by dedup = %q, %v; want %s", found.ID, err, first.ID)
+			case !tc.blocks && !errors.Is(err, incident.ErrNotFound):
+				t.Errorf("open by dedup = %q, %v; want ErrNotFound", found.ID, err)
+			}
+
+			var second error
+			err = s.InTx(ctx, func(tx incident.Tx) error {
+				_, second = tx.IncidentCreate(ctx, newIncident("second-"+string(tc.status), "checkout", key))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.blocks && !errors.Is(second, incident.ErrConflict) {
+				t.Errorf("second create = %v, want ErrConflict", second)
+			}
+			if !tc.blocks && second != nil {
+				t.Errorf("second create = %v, want success", second)
+			}
+		})
+	}
+}
+
+// A resolved incident whose key a new incident took can still move on to
+// postmortem and closed.
+func testFreedKeyLaterStates(t *testing.T, s incident.Store) {
+	a := resolve(t, s, create(t, s, newIncident("inc-a", "checkout", "disk")))
+	create(t, s, newIncident("inc-b", "checkout", "disk"))
+	a.Status, a.PostmortemPublishedAt = incident.StatusPostmortem, at(2*time.Hour)
+	a = update(t, s, a)
+	a.Status, a.ClosedAt = incident.StatusClosed, at(3*time.Hour)
+	a = update(t, s, a)
+	equalIncident(t, get(t, s, incident.Ref{ID: "inc-a"}), a)
+}
+
+func testActions(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	create(t, s, newIncident("inc-a", "checkout", "disk"))
+	create(t, s, newIncident("inc-b", "checkout", "cpu"))
+	want := []incident.Action{
+		{IncidentID: "inc-a", Kind: incident.ActionContainment, Text: "blocked the attacker's IP", CreatedAt: base.Add(3 * time.Second),
+			Actor: events.Actor{Kind: events.ActorUser, ID: "U1", Name: "Ada", Channel: events.ChannelSlack}},
+		{IncidentID: "inc-b", Kind: incident.ActionMitigation, Text: "other incident", CreatedAt: base.Add(4 * time.Second),
+			Actor: events.Actor{Kind: events.ActorUser, ID: "U2", Channel: events.ChannelCLI}},
+		{IncidentID: "inc-a", Kind: incident.ActionMitigation, Text: "rotated keys\nsecond line, ünïcode", CreatedAt: base.Add(2 * time.Second), // older time, later action
+			Actor: events.System("incident")},
+		{IncidentID: "inc-a", Kind: incident.ActionMitigation, Text: "from the API", CreatedAt: base.Add(5 * time.Second),
+			Actor: events.Actor{Kind: events.ActorIntegration, ID: "grafana", Name: "Grafana", Channel: events.ChannelAPI}},
+	}
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		var lastID int64
+		for i := range want {
+			id, err := tx.ActionAdd(ctx, want[i])
+			if err != nil {
+				return err
+			}
+			if id <= lastID {
+				t.Errorf("action ids not increasing: %d after %d", id, lastID)
+			}
+			want[i].ID, lastID = id, id
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A zero time gets the store's clock.
+	before := time.Now().Add(-time.Second)
+	err = s.InTx(ctx, func(tx incident.Tx) error {
+		_, err := tx.ActionAdd(ctx, incident.Action{IncidentID: "inc-b", Kind: incident.ActionContainment, Text: "now", Actor: events.System("incident")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		incident string
+		want     []incident.Action
+	}{
+		{"inc-a", []incident.Action{want[0], want[2], want[3]}},
+		{"inc-b", []incident.Action{want[1], {}}},
+		{"inc-none", nil},
+	}
+	for _, tc := range tests {
+		got, err := s.ActionList(ctx, tc.incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: %d actions, want %d: %+v", tc.incident, len(got), len(tc.want), got)
+		}
+		for i := range got {
+			g, w := got[i], tc.want[i]
+			if g.CreatedAt.Location() != time.UTC {
+				t.Errorf("%s action %d: created %v, want UTC", tc.incident, i, g.CreatedAt)
+			}
+			if w.IncidentID == "" { // the one stamped by the store
+				if g.CreatedAt.Before(before) || g.Text != "now" {
+					t.Errorf("%s action %d = %+v, want text now, created by the store's clock", tc.incident, i, g)
+				}
+				continue
+			}
+			if !g.CreatedAt.Equal(w.CreatedAt) {
+				t.Errorf("%s action %d: created %v, want %v", tc.incident, i, g.CreatedAt, w.CreatedAt)
+			}
+			g.CreatedAt, w.CreatedAt = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s action %d:\n got %+v\nwant %+v", tc.incident, i, g, w)
+			}
+		}
+	}
+}
+
+func testActionUnknownIncident(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		_, err := tx.ActionAdd(ctx, incident.Action{IncidentID: "nope", Kind: incident.ActionContainment, Text: "x", Actor: events.System("incident")})
+		return err
+	})
+	if !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("action on unknown incident = %v, want ErrNotFound", err)
+	}
+}
+
+func testResponders(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	create(t, s, newIncident("inc-a", "checkout", "disk"))
+	create(t, s, newIncident("inc-b", "checkout", "cpu"))
+	ada := events.Actor{Kind: events.ActorUser, ID: "U1", Name: "Ada", Channel: events.ChannelSlack}
+	steps := []struct {
+		r     incident.Responder
+		added bool
+	}{
+		{incident.Responder{IncidentID: "inc-a", User: "U2", AddedBy: ada, AddedAt: base.Add(5 * time.Second)}, true},
+		// An older time, added later: the list keeps the order added.
+		{incident.Responder{IncidentID: "inc-a", User: "U1", AddedBy: events.System("incident"), AddedAt: base.Add(time.Second)}, true},
+		{incident.Responder{IncidentID: "inc-b", User: "U2", AddedBy: events.Actor{Kind: events.ActorUser, ID: "U3", Channel: events.ChannelCLI}, AddedAt: base}, true},
+		// Again: refused, and the first addition stays as it was.
+		{incident.Responder{IncidentID: "inc-a", User: "U2", AddedBy: events.System("other"), AddedAt: base.Add(time.Hour)}, false},
+		{incident.Responder{IncidentID: "inc-a", User: "U0", AddedBy: events.Actor{Kind: events.ActorIntegration, ID: "pagerduty", Channel: events.ChannelAPI}, AddedAt: base.Add(2 * time.Second)}, true},
+	}
+	for i, st := range steps {
+		var added bool
+		err := s.InTx(ctx, func(tx incident.Tx) error {
+			var err error
+			added, err = tx.ResponderAdd(ctx, st.r)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if added != st.added {
+			t.Errorf("step %d: ResponderAdd(%s, %s) = %v, want %v", i, st.r.IncidentID, st.r.User, added, st.added)
+		}
+	}
+	// Within one transaction the second add already sees the first.
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		r := incident.Responder{IncidentID: "inc-b", User: "U9", AddedBy: ada}
+		first, err := tx.ResponderAdd(ctx, r)
+		if err != nil {
+			return err
+		}
+		second, err := tx.ResponderAdd(ctx, r)
+		if !first || second {
+			t.Errorf("same tx: ResponderAdd = %v then %v, want true then false", first, second)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		incident string
+		want     []incident.Responder
+	}{
+		{"inc-a", []incident.Responder{steps[0].r, steps[1].r, steps[4].r}},
+		{"inc-b", []incident.Responder{steps[2].r, {IncidentID: "inc-b", User: "U9", AddedBy: ada}}},
+		{"inc-none", nil},
+	}
+	before := time.Now().Add(-time.Minute)
+	for _, tc := range tests {
+		got, err := s.ResponderList(ctx, tc.incident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: %d responders, want %d: %+v", tc.incident, len(got), len(tc.want), got)
+		}
+		for i := range got {
+			g, w := got[i], tc.want[i]
+			if g.AddedAt.Location() != time.UTC {
+				t.Errorf("%s responder %d: added %v, want UTC", tc.incident, i, g.AddedAt)
+			}
+			switch {
+			case w.AddedAt.IsZero() && g.AddedAt.Before(before):
+				t.Errorf("%s responder %d: added %v, want the store's clock", tc.incident, i, g.AddedAt)
+			case !w.AddedAt.IsZero() && !g.AddedAt.Equal(w.AddedAt):
+				t.Errorf("%s responder %d: added %v, want %v", tc.incident, i, g.AddedAt, w.AddedAt)
+			}
+			g.AddedAt, w.AddedAt = time.Time{}, time.Time{}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("%s responder %d:\n got %+v\nwant %+v", tc.incident, i, g, w)
+			}
+		}
+	}
+}
+
+func testResponderUnknownIncident(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		_, err := tx.ResponderAdd(ctx, incident.Responder{IncidentID: "nope", User: "U1", AddedBy: events.System("incident")})
+		return err
+	})
+	if !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("responder on unknown incident = %v, want ErrNotFound", err)
+	}
+}
+
+// createService creates s in its own transaction and returns it as stored.
+func createService(t *testing.T, st incident.Store, s incident.TechService) incident.TechService {
+	t.Helper()
+	ctx := t.Context()
+	var got incident.TechService
+	err := st.InTx(ctx, func(tx incident.Tx) error {
+		var err error
+		got, err = tx.ServiceCreate(ctx, s)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("create service %s: %v", s.Name, err)
+	}
+	return got
+}
+
+// serviceGet reads a service both through the Store and inside a transaction.
+func serviceGet(t *testing.T, st incident.Store, name string) incident.TechService {
+	t.Helper()
+	ctx := t.Context()
+	got, err := st.ServiceGet(ctx, name)
+	if err != nil {
+		t.Fatalf("get service %s: %v", name, err)
+	}
+	err = st.InTx(ctx, func(tx incident.Tx) error {
+		inTx, err := tx.ServiceGet(ctx, name)
+		if err == nil {
+			equalService(t, inTx, got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("get service %s in tx: %v", name, err)
+	}
+	return got
+}
+
+func testServiceSettings(t *testing.T, s incident.Store) {
+	want := incident.TechService{
+		ID: "svc-1", Name: "checkout", Description: "the shop", CreatedAt: base,
+		EscalationPolicy: "web-oncall",
+		AckTimeout:       30*time.Minute + 250*time.Millisecond,
+		SeverityMap:      map[string]string{events.SeverityWarning: "SEV2", "info": "SEV3", `we"ird\key`: "SEV1"},
+	}
+	equalService(t, createService(t, s, want), want)
+	equalService(t, serviceGet(t, s, "checkout"), want)
+
+	// Finer than a millisecond may be cut, never more.
+	fine := incident.TechService{Name: "billing", AckTimeout: time.Minute + 999*time.Microsecond}
+	got := createService(t, s, fine)
+	if got.AckTimeout != time.Minute {
+		t.Errorf("ack timeout %v stored as %v, want %v", fine.AckTimeout, got.AckTimeout, time.Minute)
+	}
+}
+
+// A service without severity overrides comes back with a nil SeverityMap,
+// whether nil or an empty map was written (incident.TechService).
+func testServiceSeverityMapEmpty(t *testing.T, s incident.Store) {
+	tests := []struct {
+		name string
+		m    map[string]string
+	}{
+		{"nil", nil},
+		{"empty", map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			created := createService(t, s, incident.TechService{Name: "create-" + tc.name, SeverityMap: tc.m})
+			if created.SeverityMap != nil {
+				t.Errorf("created: severity map %#v, want nil", created.SeverityMap)
+			}
+			ctx := t.Context()
+			updated := createService(t, s, incident.TechService{Name: "update-" + tc.name, SeverityMap: map[string]string{"info": "SEV4"}})
+			updated.SeverityMap = tc.m
+			if err := s.InTx(ctx, func(tx incident.Tx) error { return tx.ServiceUpdate(ctx, updated) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := serviceGet(t, s, updated.Name); got.SeverityMap != nil {
+				t.Errorf("updated: severity map %#v, want nil", got.SeverityMap)
+			}
+		})
+	}
+}
+
+// ServiceUpdate overwrites the settings of the service of that name; its id
+// and creation time stay.
+func testServiceUpdate(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	orig := createService(t, s, incident.TechService{
+		ID: "svc-1", Name: "checkout", Description: "the shop", CreatedAt: base,
+		EscalationPolicy: "web-oncall", AckTimeout: time.Hour, SeverityMap: map[string]string{"warning": "SEV2", "info": "SEV3"},
+	})
+	other := createService(t, s, incident.TechService{ID: "svc-2", Name: "billing", Description: "money", CreatedAt: base})
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		return tx.ServiceUpdate(ctx, incident.TechService{
+			ID: "ignored", Name: "checkout", Description: "the new shop", CreatedAt: base.Add(time.Hour),
+			EscalationPolicy: "payments-oncall", AckTimeout: 15 * time.Minute, SeverityMap: map[string]string{"critical": "SEV2"},
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := incident.TechService{
+		ID: orig.ID, Name: "checkout", Description: "the new shop", CreatedAt: orig.CreatedAt,
+		EscalationPolicy: "payments-oncall", AckTimeout: 15 * time.Minute, SeverityMap: map[string]string{"critical": "SEV2"},
+	}
+	equalService(t, serviceGet(t, s, "checkout"), want)
+	equalService(t, serviceGet(t, s, "billing"), other)
+
+	// Zero settings clear them.
+	if err := s.InTx(ctx, func(tx incident.Tx) error { return tx.ServiceUpdate(ctx, incident.TechService{Name: "checkout"}) }); err != nil {
+		t.Fatal(err)
+	}
+	equalService(t, serviceGet(t, s, "checkout"), incident.TechService{ID: orig.ID, Name: "checkout", CreatedAt: orig.CreatedAt})
+}
+
+func testServiceUpdateUnknown(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	createService(t, s, incident.TechService{Name: "checkout"})
+	err := s.InTx(ctx, func(tx incident.Tx) error {
+		return tx.ServiceUpdate(ctx, incident.TechService{Name: "nope", Description: "x"})
+	})
+	if !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("ServiceUpdate(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ServiceGet(ctx, "nope"); !errors.Is(err, incident.ErrNotFound) {
+		t.Errorf("Store.ServiceGet(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testServiceList(t *testing.T, s incident.Store) {
+	ctx := t.Context()
+	got, err := s.ServiceList(ctx)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("empty store: ServiceList = %v, %v", got, err)
+	}
+	var want []incident.TechService
+	for i, name := range []string{"search", "billing", "checkout"} {
+		want = append(want, createService(t, s, incident.TechService{
+			ID: fmt.Sprintf("svc-%d", i), Name: name, Description: "about " + name, CreatedAt: base.Add(time.Duration(i) * time.Second),
+			EscalationPolicy: name + "-oncall", AckTimeout: time.Duration(i) * time.Minute, SeverityMap: map[string]string{"info": "SEV" + fmt.Sprint(i+2)},
+		}))
+	}
+	slices.SortFunc(want, func(a, b incident.TechService) int { return strings.Compare(a.Name, b.Name) })
+	got, err = s.ServiceList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ServiceList = %d services, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range got {
+		equalService(t, got[i], want[i])
 	}
 }

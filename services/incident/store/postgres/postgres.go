@@ -10,6 +10,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -132,14 +133,14 @@ func (s *Store) IncidentList(ctx context.Context, f incident.ListFilter) ([]inci
 		err  error
 	)
 	if len(f.Statuses) == 0 {
-		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Before: before, Lim: limit})
+		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Assignee: f.Assignee, Before: before, Lim: limit})
 	} else {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
 			statuses[i] = string(st)
 		}
 		rows, err = q.IncidentListByStatus(ctx, gen.IncidentListByStatusParams{
-			Statuses: statuses, Service: f.Service, Before: before, Lim: limit,
+			Statuses: statuses, Service: f.Service, Assignee: f.Assignee, Before: before, Lim: limit,
 		})
 	}
 	if err != nil {
@@ -164,16 +165,71 @@ func (s *Store) NoteList(ctx context.Context, incidentID string) ([]incident.Not
 			ID:         r.ID,
 			IncidentID: r.IncidentID,
 			Text:       r.Text,
-			Author: events.Actor{
-				Kind:    events.ActorKind(r.ActorKind),
-				ID:      r.ActorID,
-				Name:    r.ActorName,
-				Channel: events.Channel(r.ActorChannel),
-			},
-			CreatedAt: r.CreatedAt.Time.UTC(),
+			Author:     actor(r.ActorKind, r.ActorID, r.ActorName, r.ActorChannel),
+			CreatedAt:  r.CreatedAt.Time.UTC(),
 		}
 	}
 	return out, nil
+}
+
+// ActionList implements incident.Store.
+func (s *Store) ActionList(ctx context.Context, incidentID string) ([]incident.Action, error) {
+	rows, err := gen.New(s.pool).ActionListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list actions of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Action, len(rows))
+	for i, r := range rows {
+		out[i] = incident.Action{
+			ID:         r.ID,
+			IncidentID: r.IncidentID,
+			Kind:       r.Kind,
+			Text:       r.Text,
+			Actor:      actor(r.ActorKind, r.ActorID, r.ActorName, r.ActorChannel),
+			CreatedAt:  r.CreatedAt.Time.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// ResponderList implements incident.Store.
+func (s *Store) ResponderList(ctx context.Context, incidentID string) ([]incident.Responder, error) {
+	rows, err := gen.New(s.pool).ResponderListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list responders of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Responder, len(rows))
+	for i, r := range rows {
+		out[i] = incident.Responder{
+			IncidentID: r.IncidentID,
+			User:       r.UserID,
+			AddedBy:    actor(r.AddedByKind, r.AddedByID, r.AddedByName, r.AddedByChannel),
+			AddedAt:    r.AddedAt.Time.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// ServiceList implements incident.Store.
+func (s *Store) ServiceList(ctx context.Context) ([]incident.TechService, error) {
+	rows, err := gen.New(s.pool).ServiceList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	out := make([]incident.TechService, 0, len(rows))
+	for _, r := range rows {
+		svc, err := fromServiceRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+// ServiceGet implements incident.Store.
+func (s *Store) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
+	return serviceGet(ctx, gen.New(s.pool), name)
 }
 
 // OutboxCount returns the number of unpublished outbox rows, for tests and
@@ -203,14 +259,7 @@ func (t *Tx) Emit(ctx context.Context, envs ...events.Envelope) error {
 
 // ServiceGet implements incident.Tx.
 func (t *Tx) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
-	r, err := t.q.ServiceGetByName(ctx, name)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
-	}
-	if err != nil {
-		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
-	}
-	return incident.TechService{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: r.CreatedAt.Time.UTC()}, nil
+	return serviceGet(ctx, t.q, name)
 }
 
 // ServiceCreate implements incident.Tx. An empty s.ID gets a UUIDv7; a zero
@@ -226,13 +275,45 @@ func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (inciden
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = t.now()
 	}
-	err := t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
-		ID: s.ID, Name: s.Name, Description: s.Description, CreatedAt: ts(s.CreatedAt),
+	sevMap, err := encodeSeverityMap(s.SeverityMap)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
+	}
+	err = t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
+		ID:               s.ID,
+		Name:             s.Name,
+		Description:      s.Description,
+		CreatedAt:        ts(s.CreatedAt),
+		EscalationPolicy: s.EscalationPolicy,
+		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
+		SeverityMap:      sevMap,
 	})
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
 	}
 	return t.ServiceGet(ctx, s.Name)
+}
+
+// ServiceUpdate implements incident.Tx.
+func (t *Tx) ServiceUpdate(ctx context.Context, s incident.TechService) error {
+	sevMap, err := encodeSeverityMap(s.SeverityMap)
+	if err != nil {
+		return fmt.Errorf("update service %s: %w", s.Name, err)
+	}
+	n, err := t.q.ServiceUpdate(ctx, gen.ServiceUpdateParams{
+		Description:      s.Description,
+		EscalationPolicy: s.EscalationPolicy,
+		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
+		SeverityMap:      sevMap,
+		Name:             s.Name,
+	})
+	if err != nil {
+		return fmt.Errorf("update service %s: %w", s.Name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update service %s: %w", s.Name, incident.ErrNotFound)
+	}
+	return nil
 }
 
 // IncidentGet implements incident.Tx.
@@ -288,6 +369,18 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (int64, 
 			AcknowledgedBy: inc.AcknowledgedBy,
 			ResolvedAt:     nullTS(inc.ResolvedAt),
 			ResolvedBy:     inc.ResolvedBy,
+
+			Summary:               inc.Summary,
+			Origin:                inc.Origin,
+			Assignee:              inc.Assignee,
+			EscalationLevel:       int32(inc.EscalationLevel),
+			SnoozedUntil:          nullTS(inc.SnoozedUntil),
+			MergedInto:            inc.MergedInto,
+			ContainedAt:           nullTS(inc.ContainedAt),
+			MitigatedAt:           nullTS(inc.MitigatedAt),
+			ClosedAt:              nullTS(inc.ClosedAt),
+			PostmortemPublishedAt: nullTS(inc.PostmortemPublishedAt),
+			ReopenCount:           int32(inc.ReopenCount),
 		})
 		return mapErr(err)
 	})
@@ -297,25 +390,37 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (int64, 
 	return n, nil
 }
 
-// IncidentUpdate implements incident.Tx. Number, service, dedup key and
-// creation time never change.
+// IncidentUpdate implements incident.Tx. Number, service, dedup key, origin
+// and creation time never change.
 func (t *Tx) IncidentUpdate(ctx context.Context, inc incident.Incident, expectedVersion int64) error {
 	if inc.Version != expectedVersion+1 {
 		return fmt.Errorf("%w: update incident %s to version %d from %d", incident.ErrInvalid, inc.ID, inc.Version, expectedVersion)
 	}
 	n, err := t.q.IncidentUpdate(ctx, gen.IncidentUpdateParams{
-		Title:           inc.Title,
-		Severity:        inc.Severity,
-		AlertSeverity:   inc.AlertSeverity,
-		Status:          string(inc.Status),
-		AlertCount:      inc.AlertCount,
-		Version:         inc.Version,
-		UpdatedAt:       ts(inc.UpdatedAt),
-		LastAlertAt:     ts(inc.LastAlertAt),
-		AcknowledgedAt:  nullTS(inc.AcknowledgedAt),
-		AcknowledgedBy:  inc.AcknowledgedBy,
-		ResolvedAt:      nullTS(inc.ResolvedAt),
-		ResolvedBy:      inc.ResolvedBy,
+		Title:          inc.Title,
+		Severity:       inc.Severity,
+		AlertSeverity:  inc.AlertSeverity,
+		Status:         string(inc.Status),
+		AlertCount:     inc.AlertCount,
+		Version:        inc.Version,
+		UpdatedAt:      ts(inc.UpdatedAt),
+		LastAlertAt:    ts(inc.LastAlertAt),
+		AcknowledgedAt: nullTS(inc.AcknowledgedAt),
+		AcknowledgedBy: inc.AcknowledgedBy,
+		ResolvedAt:     nullTS(inc.ResolvedAt),
+		ResolvedBy:     inc.ResolvedBy,
+
+		Summary:               inc.Summary,
+		Assignee:              inc.Assignee,
+		EscalationLevel:       int32(inc.EscalationLevel),
+		SnoozedUntil:          nullTS(inc.SnoozedUntil),
+		MergedInto:            inc.MergedInto,
+		ContainedAt:           nullTS(inc.ContainedAt),
+		MitigatedAt:           nullTS(inc.MitigatedAt),
+		ClosedAt:              nullTS(inc.ClosedAt),
+		PostmortemPublishedAt: nullTS(inc.PostmortemPublishedAt),
+		ReopenCount:           int32(inc.ReopenCount),
+
 		ID:              inc.ID,
 		ExpectedVersion: expectedVersion,
 	})
@@ -347,6 +452,103 @@ func (t *Tx) NoteAdd(ctx context.Context, n incident.Note) (int64, error) {
 		return 0, fmt.Errorf("add note to incident %s: %w", n.IncidentID, mapErr(err))
 	}
 	return id, nil
+}
+
+// ActionAdd implements incident.Tx. A zero a.CreatedAt gets the store's now.
+func (t *Tx) ActionAdd(ctx context.Context, a incident.Action) (int64, error) {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = t.now()
+	}
+	id, err := t.q.ActionInsert(ctx, gen.ActionInsertParams{
+		IncidentID:   a.IncidentID,
+		Kind:         a.Kind,
+		Text:         a.Text,
+		ActorKind:    string(a.Actor.Kind),
+		ActorID:      a.Actor.ID,
+		ActorName:    a.Actor.Name,
+		ActorChannel: string(a.Actor.Channel),
+		CreatedAt:    ts(a.CreatedAt),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add action to incident %s: %w", a.IncidentID, mapErr(err))
+	}
+	return id, nil
+}
+
+// ResponderAdd implements incident.Tx. A zero r.AddedAt gets the store's
+// now; adding a responder again keeps the first addition.
+func (t *Tx) ResponderAdd(ctx context.Context, r incident.Responder) (bool, error) {
+	if r.AddedAt.IsZero() {
+		r.AddedAt = t.now()
+	}
+	n, err := t.q.ResponderInsert(ctx, gen.ResponderInsertParams{
+		IncidentID:     r.IncidentID,
+		UserID:         r.User,
+		AddedByKind:    string(r.AddedBy.Kind),
+		AddedByID:      r.AddedBy.ID,
+		AddedByName:    r.AddedBy.Name,
+		AddedByChannel: string(r.AddedBy.Channel),
+		AddedAt:        ts(r.AddedAt),
+	})
+	if err != nil {
+		return false, fmt.Errorf("add responder %s to incident %s: %w", r.User, r.IncidentID, mapErr(err))
+	}
+	return n > 0, nil
+}
+
+func serviceGet(ctx context.Context, q *gen.Queries, name string) (incident.TechService, error) {
+	r, err := q.ServiceGetByName(ctx, name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
+	}
+	return fromServiceRow(r)
+}
+
+func fromServiceRow(r gen.Service) (incident.TechService, error) {
+	sevMap, err := decodeSeverityMap(r.SeverityMap)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
+	}
+	return incident.TechService{
+		ID:               r.ID,
+		Name:             r.Name,
+		Description:      r.Description,
+		CreatedAt:        r.CreatedAt.Time.UTC(),
+		EscalationPolicy: r.EscalationPolicy,
+		AckTimeout:       time.Duration(r.AckTimeoutMs) * time.Millisecond,
+		SeverityMap:      sevMap,
+	}, nil
+}
+
+// encodeSeverityMap stores nil and an empty map alike, as {}.
+func encodeSeverityMap(m map[string]string) ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("{}"), nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode severity map: %w", err)
+	}
+	return b, nil
+}
+
+// decodeSeverityMap gives back nil for no overrides (incident.TechService).
+func decodeSeverityMap(b []byte) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode severity map: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func actor(kind, id, name, channel string) events.Actor {
+	return events.Actor{Kind: events.ActorKind(kind), ID: id, Name: name, Channel: events.Channel(channel)}
 }
 
 func incidentGet(ctx context.Context, q *gen.Queries, ref incident.Ref) (incident.Incident, error) {
@@ -404,6 +606,18 @@ func fromRow(r gen.Incident) incident.Incident {
 		AcknowledgedBy: r.AcknowledgedBy,
 		ResolvedAt:     timePtr(r.ResolvedAt),
 		ResolvedBy:     r.ResolvedBy,
+
+		Summary:               r.Summary,
+		Origin:                r.Origin,
+		Assignee:              r.Assignee,
+		EscalationLevel:       int(r.EscalationLevel),
+		SnoozedUntil:          timePtr(r.SnoozedUntil),
+		MergedInto:            r.MergedInto,
+		ContainedAt:           timePtr(r.ContainedAt),
+		MitigatedAt:           timePtr(r.MitigatedAt),
+		ClosedAt:              timePtr(r.ClosedAt),
+		PostmortemPublishedAt: timePtr(r.PostmortemPublishedAt),
+		ReopenCount:           int(r.ReopenCount),
 	}
 }
 

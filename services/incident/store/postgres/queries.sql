@@ -3,12 +3,24 @@
 -- generated types to domain types.
 
 -- name: ServiceGetByName :one
-SELECT id, name, description, created_at FROM services WHERE name = $1;
+SELECT * FROM services WHERE name = $1;
+
+-- name: ServiceList :many
+SELECT * FROM services ORDER BY name;
 
 -- name: ServiceInsert :exec
 -- An existing name wins: creating a service is idempotent by name.
-INSERT INTO services (id, name, description, created_at) VALUES ($1, $2, $3, $4)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (name) DO NOTHING;
+
+-- name: ServiceUpdate :execrows
+UPDATE services SET
+    description = @description,
+    escalation_policy = @escalation_policy,
+    ack_timeout_ms = @ack_timeout_ms,
+    severity_map = @severity_map
+WHERE name = @name;
 
 -- name: IncidentNumberNext :one
 -- The row lock taken here is held until commit and queues other creators.
@@ -18,10 +30,20 @@ UPDATE incident_numbers SET last = last + 1 WHERE id = 1 RETURNING last;
 INSERT INTO incidents (
     id, number, service, dedup_key, title, severity, alert_severity, status,
     alert_count, version, created_at, updated_at, last_alert_at,
-    acknowledged_at, acknowledged_by, resolved_at, resolved_by
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+    summary, origin, assignee, escalation_level, snoozed_until, merged_into,
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8,
+    $9, $10, $11, $12, $13,
+    $14, $15, $16, $17,
+    $18, $19, $20, $21, $22, $23,
+    $24, $25, $26, $27, $28
+);
 
 -- name: IncidentUpdate :execrows
+-- Every mutable field; id, number, service, dedup key, origin and creation
+-- time never change.
 UPDATE incidents SET
     title = @title,
     severity = @severity,
@@ -34,7 +56,17 @@ UPDATE incidents SET
     acknowledged_at = @acknowledged_at,
     acknowledged_by = @acknowledged_by,
     resolved_at = @resolved_at,
-    resolved_by = @resolved_by
+    resolved_by = @resolved_by,
+    summary = @summary,
+    assignee = @assignee,
+    escalation_level = @escalation_level,
+    snoozed_until = @snoozed_until,
+    merged_into = @merged_into,
+    contained_at = @contained_at,
+    mitigated_at = @mitigated_at,
+    closed_at = @closed_at,
+    postmortem_published_at = @postmortem_published_at,
+    reopen_count = @reopen_count
 WHERE id = @id AND version = @expected_version;
 
 -- name: IncidentGetByID :one
@@ -44,13 +76,19 @@ SELECT * FROM incidents WHERE id = $1;
 SELECT * FROM incidents WHERE number = $1;
 
 -- name: IncidentOpenByDedup :one
+-- The status list is incident.OpenStatuses and the predicate of the
+-- incidents_open_dedup index (which it lets the planner use): keep the three
+-- in step.
 SELECT * FROM incidents
-WHERE service = $1 AND dedup_key = $2 AND status <> 'resolved';
+WHERE service = $1 AND dedup_key = $2
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated');
 
 -- name: IncidentList :many
--- Newest first; before is the cursor (the caller passes MaxInt64 for none).
+-- Newest first; before is the cursor (the caller passes MaxInt64 for none);
+-- an empty service or assignee matches any.
 SELECT * FROM incidents
 WHERE (@service::text = '' OR service = @service::text)
+  AND (@assignee::text = '' OR assignee = @assignee::text)
   AND number < @before::bigint
 ORDER BY number DESC
 LIMIT @lim::bigint;
@@ -59,6 +97,7 @@ LIMIT @lim::bigint;
 SELECT * FROM incidents
 WHERE status = ANY(@statuses::text[])
   AND (@service::text = '' OR service = @service::text)
+  AND (@assignee::text = '' OR assignee = @assignee::text)
   AND number < @before::bigint
 ORDER BY number DESC
 LIMIT @lim::bigint;
@@ -70,3 +109,21 @@ RETURNING id;
 
 -- name: NoteListByIncident :many
 SELECT * FROM notes WHERE incident_id = $1 ORDER BY id;
+
+-- name: ActionInsert :one
+INSERT INTO incident_actions (incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id;
+
+-- name: ActionListByIncident :many
+SELECT * FROM incident_actions WHERE incident_id = $1 ORDER BY id;
+
+-- name: ResponderInsert :execrows
+-- Adding a responder twice changes nothing (0 rows).
+INSERT INTO incident_responders (incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (incident_id, user_id) DO NOTHING;
+
+-- name: ResponderListByIncident :many
+SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
+FROM incident_responders WHERE incident_id = $1 ORDER BY seq;

@@ -3,12 +3,24 @@
 -- types to domain types.
 
 -- name: ServiceGetByName :one
-SELECT id, name, description, created_at FROM services WHERE name = ?;
+SELECT * FROM services WHERE name = ?;
+
+-- name: ServiceList :many
+SELECT * FROM services ORDER BY name;
 
 -- name: ServiceInsert :exec
 -- An existing name wins: creating a service is idempotent by name.
-INSERT INTO services (id, name, description, created_at) VALUES (?, ?, ?, ?)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO NOTHING;
+
+-- name: ServiceUpdate :execrows
+UPDATE services SET
+    description = @description,
+    escalation_policy = @escalation_policy,
+    ack_timeout_ms = @ack_timeout_ms,
+    severity_map = @severity_map
+WHERE name = @name;
 
 -- name: IncidentNumberNext :one
 UPDATE incident_numbers SET last = last + 1 WHERE id = 1 RETURNING last;
@@ -17,10 +29,20 @@ UPDATE incident_numbers SET last = last + 1 WHERE id = 1 RETURNING last;
 INSERT INTO incidents (
     id, number, service, dedup_key, title, severity, alert_severity, status,
     alert_count, version, created_at, updated_at, last_alert_at,
-    acknowledged_at, acknowledged_by, resolved_at, resolved_by
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+    summary, origin, assignee, escalation_level, snoozed_until, merged_into,
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+) VALUES (
+    ?, ?, ?, ?, ?, ?, ?, ?,
+    ?, ?, ?, ?, ?,
+    ?, ?, ?, ?,
+    ?, ?, ?, ?, ?, ?,
+    ?, ?, ?, ?, ?
+);
 
 -- name: IncidentUpdate :execrows
+-- Every mutable field; id, number, service, dedup key, origin and creation
+-- time never change.
 UPDATE incidents SET
     title = @title,
     severity = @severity,
@@ -33,7 +55,17 @@ UPDATE incidents SET
     acknowledged_at = @acknowledged_at,
     acknowledged_by = @acknowledged_by,
     resolved_at = @resolved_at,
-    resolved_by = @resolved_by
+    resolved_by = @resolved_by,
+    summary = @summary,
+    assignee = @assignee,
+    escalation_level = @escalation_level,
+    snoozed_until = @snoozed_until,
+    merged_into = @merged_into,
+    contained_at = @contained_at,
+    mitigated_at = @mitigated_at,
+    closed_at = @closed_at,
+    postmortem_published_at = @postmortem_published_at,
+    reopen_count = @reopen_count
 WHERE id = @id AND version = @expected_version;
 
 -- name: IncidentGetByID :one
@@ -43,14 +75,18 @@ SELECT * FROM incidents WHERE id = ?;
 SELECT * FROM incidents WHERE number = ?;
 
 -- name: IncidentOpenByDedup :one
+-- The status list is incident.OpenStatuses and the predicate of the
+-- incidents_open_dedup index: keep the three in step.
 SELECT * FROM incidents
-WHERE service = ? AND dedup_key = ? AND status <> 'resolved';
+WHERE service = ? AND dedup_key = ?
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated');
 
 -- name: IncidentList :many
 -- Newest first; before is the cursor (the caller passes MaxInt64 for none);
--- an empty service matches any.
+-- an empty service or assignee matches any.
 SELECT * FROM incidents
 WHERE service = IFNULL(NULLIF(CAST(@service AS TEXT), ''), service)
+  AND assignee = IFNULL(NULLIF(CAST(@assignee AS TEXT), ''), assignee)
   AND number < @before
 ORDER BY number DESC
 LIMIT @lim;
@@ -61,6 +97,7 @@ LIMIT @lim;
 SELECT * FROM incidents
 WHERE status IN (sqlc.slice('statuses'))
   AND service = IFNULL(NULLIF(CAST(? AS TEXT), ''), service)
+  AND assignee = IFNULL(NULLIF(CAST(? AS TEXT), ''), assignee)
   AND number < ?
 ORDER BY number DESC
 LIMIT ?;
@@ -72,3 +109,22 @@ RETURNING id;
 
 -- name: NoteListByIncident :many
 SELECT * FROM notes WHERE incident_id = ? ORDER BY id;
+
+-- name: ActionInsert :one
+INSERT INTO incident_actions (incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: ActionListByIncident :many
+SELECT * FROM incident_actions WHERE incident_id = ? ORDER BY id;
+
+-- name: ResponderInsert :execrows
+-- Adding a responder twice changes nothing (0 rows).
+INSERT INTO incident_responders (incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (incident_id, user_id) DO NOTHING;
+
+-- name: ResponderListByIncident :many
+-- Rowid order is the order added.
+SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
+FROM incident_responders WHERE incident_id = ? ORDER BY rowid;

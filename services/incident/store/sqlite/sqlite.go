@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -106,14 +107,14 @@ func (s *Store) IncidentList(ctx context.Context, f incident.ListFilter) ([]inci
 		err  error
 	)
 	if len(f.Statuses) == 0 {
-		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Before: before, Lim: limit})
+		rows, err = q.IncidentList(ctx, gen.IncidentListParams{Service: f.Service, Assignee: f.Assignee, Before: before, Lim: limit})
 	} else {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
 			statuses[i] = string(st)
 		}
 		rows, err = q.IncidentListByStatus(ctx, gen.IncidentListByStatusParams{
-			Statuses: statuses, Column2: f.Service, Number: before, Limit: limit,
+			Statuses: statuses, Column2: f.Service, Column3: f.Assignee, Number: before, Limit: limit,
 		})
 	}
 	if err != nil {
@@ -146,16 +147,79 @@ func (s *Store) NoteList(ctx context.Context, incidentID string) ([]incident.Not
 			ID:         r.ID,
 			IncidentID: r.IncidentID,
 			Text:       r.Text,
-			Author: events.Actor{
-				Kind:    events.ActorKind(r.ActorKind),
-				ID:      r.ActorID,
-				Name:    r.ActorName,
-				Channel: events.Channel(r.ActorChannel),
-			},
-			CreatedAt: created,
+			Author:     actor(r.ActorKind, r.ActorID, r.ActorName, r.ActorChannel),
+			CreatedAt:  created,
 		})
 	}
 	return out, nil
+}
+
+// ActionList implements incident.Store.
+func (s *Store) ActionList(ctx context.Context, incidentID string) ([]incident.Action, error) {
+	rows, err := gen.New(s.db).ActionListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list actions of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Action, 0, len(rows))
+	for _, r := range rows {
+		created, err := db.ParseTime(r.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("action %d: %w", r.ID, err)
+		}
+		out = append(out, incident.Action{
+			ID:         r.ID,
+			IncidentID: r.IncidentID,
+			Kind:       r.Kind,
+			Text:       r.Text,
+			Actor:      actor(r.ActorKind, r.ActorID, r.ActorName, r.ActorChannel),
+			CreatedAt:  created,
+		})
+	}
+	return out, nil
+}
+
+// ResponderList implements incident.Store.
+func (s *Store) ResponderList(ctx context.Context, incidentID string) ([]incident.Responder, error) {
+	rows, err := gen.New(s.db).ResponderListByIncident(ctx, incidentID)
+	if err != nil {
+		return nil, fmt.Errorf("list responders of incident %s: %w", incidentID, err)
+	}
+	out := make([]incident.Responder, 0, len(rows))
+	for _, r := range rows {
+		added, err := db.ParseTime(r.AddedAt)
+		if err != nil {
+			return nil, fmt.Errorf("responder %s of incident %s: %w", r.UserID, incidentID, err)
+		}
+		out = append(out, incident.Responder{
+			IncidentID: r.IncidentID,
+			User:       r.UserID,
+			AddedBy:    actor(r.AddedByKind, r.AddedByID, r.AddedByName, r.AddedByChannel),
+			AddedAt:    added,
+		})
+	}
+	return out, nil
+}
+
+// ServiceList implements incident.Store.
+func (s *Store) ServiceList(ctx context.Context) ([]incident.TechService, error) {
+	rows, err := gen.New(s.db).ServiceList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	out := make([]incident.TechService, 0, len(rows))
+	for _, r := range rows {
+		svc, err := fromServiceRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+// ServiceGet implements incident.Store.
+func (s *Store) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
+	return serviceGet(ctx, gen.New(s.db), name)
 }
 
 // OutboxCount returns the number of unpublished outbox rows, for tests and
@@ -185,18 +249,7 @@ func (t *Tx) Emit(ctx context.Context, envs ...events.Envelope) error {
 
 // ServiceGet implements incident.Tx.
 func (t *Tx) ServiceGet(ctx context.Context, name string) (incident.TechService, error) {
-	r, err := t.q.ServiceGetByName(ctx, name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
-	}
-	if err != nil {
-		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
-	}
-	created, err := db.ParseTime(r.CreatedAt)
-	if err != nil {
-		return incident.TechService{}, fmt.Errorf("service %s: %w", name, err)
-	}
-	return incident.TechService{ID: r.ID, Name: r.Name, Description: r.Description, CreatedAt: created}, nil
+	return serviceGet(ctx, t.q, name)
 }
 
 // ServiceCreate implements incident.Tx. An empty s.ID gets a UUIDv7; a zero
@@ -212,13 +265,45 @@ func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (inciden
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = t.now()
 	}
-	err := t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
-		ID: s.ID, Name: s.Name, Description: s.Description, CreatedAt: formatTime(s.CreatedAt),
+	sevMap, err := encodeSeverityMap(s.SeverityMap)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
+	}
+	err = t.q.ServiceInsert(ctx, gen.ServiceInsertParams{
+		ID:               s.ID,
+		Name:             s.Name,
+		Description:      s.Description,
+		CreatedAt:        formatTime(s.CreatedAt),
+		EscalationPolicy: s.EscalationPolicy,
+		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
+		SeverityMap:      sevMap,
 	})
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
 	}
 	return t.ServiceGet(ctx, s.Name)
+}
+
+// ServiceUpdate implements incident.Tx.
+func (t *Tx) ServiceUpdate(ctx context.Context, s incident.TechService) error {
+	sevMap, err := encodeSeverityMap(s.SeverityMap)
+	if err != nil {
+		return fmt.Errorf("update service %s: %w", s.Name, err)
+	}
+	n, err := t.q.ServiceUpdate(ctx, gen.ServiceUpdateParams{
+		Description:      s.Description,
+		EscalationPolicy: s.EscalationPolicy,
+		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
+		SeverityMap:      sevMap,
+		Name:             s.Name,
+	})
+	if err != nil {
+		return fmt.Errorf("update service %s: %w", s.Name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update service %s: %w", s.Name, incident.ErrNotFound)
+	}
+	return nil
 }
 
 // IncidentGet implements incident.Tx.
@@ -287,6 +372,18 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (n int64
 		AcknowledgedBy: inc.AcknowledgedBy,
 		ResolvedAt:     nullTime(inc.ResolvedAt),
 		ResolvedBy:     inc.ResolvedBy,
+
+		Summary:               inc.Summary,
+		Origin:                inc.Origin,
+		Assignee:              inc.Assignee,
+		EscalationLevel:       int64(inc.EscalationLevel),
+		SnoozedUntil:          nullTime(inc.SnoozedUntil),
+		MergedInto:            inc.MergedInto,
+		ContainedAt:           nullTime(inc.ContainedAt),
+		MitigatedAt:           nullTime(inc.MitigatedAt),
+		ClosedAt:              nullTime(inc.ClosedAt),
+		PostmortemPublishedAt: nullTime(inc.PostmortemPublishedAt),
+		ReopenCount:           int64(inc.ReopenCount),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("create incident %s: %w", inc.ID, mapErr(err))
@@ -294,25 +391,37 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (n int64
 	return n, nil
 }
 
-// IncidentUpdate implements incident.Tx. Number, service, dedup key and
-// creation time never change.
+// IncidentUpdate implements incident.Tx. Number, service, dedup key, origin
+// and creation time never change.
 func (t *Tx) IncidentUpdate(ctx context.Context, inc incident.Incident, expectedVersion int64) error {
 	if inc.Version != expectedVersion+1 {
 		return fmt.Errorf("%w: update incident %s to version %d from %d", incident.ErrInvalid, inc.ID, inc.Version, expectedVersion)
 	}
 	n, err := t.q.IncidentUpdate(ctx, gen.IncidentUpdateParams{
-		Title:           inc.Title,
-		Severity:        inc.Severity,
-		AlertSeverity:   inc.AlertSeverity,
-		Status:          string(inc.Status),
-		AlertCount:      inc.AlertCount,
-		Version:         inc.Version,
-		UpdatedAt:       formatTime(inc.UpdatedAt),
-		LastAlertAt:     formatTime(inc.LastAlertAt),
-		AcknowledgedAt:  nullTime(inc.AcknowledgedAt),
-		AcknowledgedBy:  inc.AcknowledgedBy,
-		ResolvedAt:      nullTime(inc.ResolvedAt),
-		ResolvedBy:      inc.ResolvedBy,
+		Title:          inc.Title,
+		Severity:       inc.Severity,
+		AlertSeverity:  inc.AlertSeverity,
+		Status:         string(inc.Status),
+		AlertCount:     inc.AlertCount,
+		Version:        inc.Version,
+		UpdatedAt:      formatTime(inc.UpdatedAt),
+		LastAlertAt:    formatTime(inc.LastAlertAt),
+		AcknowledgedAt: nullTime(inc.AcknowledgedAt),
+		AcknowledgedBy: inc.AcknowledgedBy,
+		ResolvedAt:     nullTime(inc.ResolvedAt),
+		ResolvedBy:     inc.ResolvedBy,
+
+		Summary:               inc.Summary,
+		Assignee:              inc.Assignee,
+		EscalationLevel:       int64(inc.EscalationLevel),
+		SnoozedUntil:          nullTime(inc.SnoozedUntil),
+		MergedInto:            inc.MergedInto,
+		ContainedAt:           nullTime(inc.ContainedAt),
+		MitigatedAt:           nullTime(inc.MitigatedAt),
+		ClosedAt:              nullTime(inc.ClosedAt),
+		PostmortemPublishedAt: nullTime(inc.PostmortemPublishedAt),
+		ReopenCount:           int64(inc.ReopenCount),
+
 		ID:              inc.ID,
 		ExpectedVersion: expectedVersion,
 	})
@@ -344,6 +453,107 @@ func (t *Tx) NoteAdd(ctx context.Context, n incident.Note) (int64, error) {
 		return 0, fmt.Errorf("add note to incident %s: %w", n.IncidentID, mapErr(err))
 	}
 	return id, nil
+}
+
+// ActionAdd implements incident.Tx. A zero a.CreatedAt gets the store's now.
+func (t *Tx) ActionAdd(ctx context.Context, a incident.Action) (int64, error) {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = t.now()
+	}
+	id, err := t.q.ActionInsert(ctx, gen.ActionInsertParams{
+		IncidentID:   a.IncidentID,
+		Kind:         a.Kind,
+		Text:         a.Text,
+		ActorKind:    string(a.Actor.Kind),
+		ActorID:      a.Actor.ID,
+		ActorName:    a.Actor.Name,
+		ActorChannel: string(a.Actor.Channel),
+		CreatedAt:    formatTime(a.CreatedAt),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add action to incident %s: %w", a.IncidentID, mapErr(err))
+	}
+	return id, nil
+}
+
+// ResponderAdd implements incident.Tx. A zero r.AddedAt gets the store's
+// now; adding a responder again keeps the first addition.
+func (t *Tx) ResponderAdd(ctx context.Context, r incident.Responder) (bool, error) {
+	if r.AddedAt.IsZero() {
+		r.AddedAt = t.now()
+	}
+	n, err := t.q.ResponderInsert(ctx, gen.ResponderInsertParams{
+		IncidentID:     r.IncidentID,
+		UserID:         r.User,
+		AddedByKind:    string(r.AddedBy.Kind),
+		AddedByID:      r.AddedBy.ID,
+		AddedByName:    r.AddedBy.Name,
+		AddedByChannel: string(r.AddedBy.Channel),
+		AddedAt:        formatTime(r.AddedAt),
+	})
+	if err != nil {
+		return false, fmt.Errorf("add responder %s to incident %s: %w", r.User, r.IncidentID, mapErr(err))
+	}
+	return n > 0, nil
+}
+
+func serviceGet(ctx context.Context, q *gen.Queries, name string) (incident.TechService, error) {
+	r, err := q.ServiceGetByName(ctx, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", name, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("load service %s: %w", name, err)
+	}
+	return fromServiceRow(r)
+}
+
+func fromServiceRow(r gen.Service) (incident.TechService, error) {
+	created, err := db.ParseTime(r.CreatedAt)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
+	}
+	sevMap, err := decodeSeverityMap(r.SeverityMap)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
+	}
+	return incident.TechService{
+		ID:               r.ID,
+		Name:             r.Name,
+		Description:      r.Description,
+		CreatedAt:        created,
+		EscalationPolicy: r.EscalationPolicy,
+		AckTimeout:       time.Duration(r.AckTimeoutMs) * time.Millisecond,
+		SeverityMap:      sevMap,
+	}, nil
+}
+
+// encodeSeverityMap stores nil and an empty map alike, as {}.
+func encodeSeverityMap(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode severity map: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeSeverityMap gives back nil for no overrides (incident.TechService).
+func decodeSeverityMap(s string) (map[string]string, error) {
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode severity map: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func actor(kind, id, name, channel string) events.Actor {
+	return events.Actor{Kind: events.ActorKind(kind), ID: id, Name: name, Channel: events.Channel(channel)}
 }
 
 func incidentGet(ctx context.Context, q *gen.Queries, ref incident.Ref) (incident.Incident, error) {
@@ -398,6 +608,13 @@ func fromRow(r gen.Incident) (incident.Incident, error) {
 		Version:        r.Version,
 		AcknowledgedBy: r.AcknowledgedBy,
 		ResolvedBy:     r.ResolvedBy,
+
+		Summary:         r.Summary,
+		Origin:          r.Origin,
+		Assignee:        r.Assignee,
+		EscalationLevel: int(r.EscalationLevel),
+		MergedInto:      r.MergedInto,
+		ReopenCount:     int(r.ReopenCount),
 	}
 	var err error
 	for _, c := range []struct {
@@ -408,11 +625,21 @@ func fromRow(r gen.Incident) (incident.Incident, error) {
 			return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
 		}
 	}
-	if inc.AcknowledgedAt, err = parseNullTime(r.AcknowledgedAt); err != nil {
-		return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
-	}
-	if inc.ResolvedAt, err = parseNullTime(r.ResolvedAt); err != nil {
-		return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
+	for _, c := range []struct {
+		dst **time.Time
+		src sql.NullString
+	}{
+		{&inc.AcknowledgedAt, r.AcknowledgedAt},
+		{&inc.ResolvedAt, r.ResolvedAt},
+		{&inc.SnoozedUntil, r.SnoozedUntil},
+		{&inc.ContainedAt, r.ContainedAt},
+		{&inc.MitigatedAt, r.MitigatedAt},
+		{&inc.ClosedAt, r.ClosedAt},
+		{&inc.PostmortemPublishedAt, r.PostmortemPublishedAt},
+	} {
+		if *c.dst, err = parseNullTime(c.src); err != nil {
+			return incident.Incident{}, fmt.Errorf("incident %s: %w", r.ID, err)
+		}
 	}
 	return inc, nil
 }

@@ -9,28 +9,62 @@ import (
 )
 
 type Incident struct {
-	ID             string
-	Number         int64
-	Service        string
-	DedupKey       string
-	Title          string
-	Severity       string
-	AlertSeverity  string
-	Status         string
-	AlertCount     int64
-	Version        int64
-	CreatedAt      pgtype.Timestamptz
-	UpdatedAt      pgtype.Timestamptz
-	LastAlertAt    pgtype.Timestamptz
-	AcknowledgedAt pgtype.Timestamptz
-	AcknowledgedBy string
-	ResolvedAt     pgtype.Timestamptz
-	ResolvedBy     string
+	ID                    string
+	Number                int64
+	Service               string
+	DedupKey              string
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	CreatedAt             pgtype.Timestamptz
+	UpdatedAt             pgtype.Timestamptz
+	LastAlertAt           pgtype.Timestamptz
+	AcknowledgedAt        pgtype.Timestamptz
+	AcknowledgedBy        string
+	ResolvedAt            pgtype.Timestamptz
+	ResolvedBy            string
+	Summary               string
+	Origin                string
+	Assignee              string
+	EscalationLevel       int32
+	SnoozedUntil          pgtype.Timestamptz
+	MergedInto            string
+	ContainedAt           pgtype.Timestamptz
+	MitigatedAt           pgtype.Timestamptz
+	ClosedAt              pgtype.Timestamptz
+	PostmortemPublishedAt pgtype.Timestamptz
+	ReopenCount           int32
+}
+
+type IncidentAction struct {
+	ID           int64
+	IncidentID   string
+	Kind         string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    pgtype.Timestamptz
 }
 
 type IncidentNumber struct {
 	ID   int32
 	Last int64
+}
+
+type IncidentResponder struct {
+	IncidentID     string
+	UserID         string
+	AddedByKind    string
+	AddedByID      string
+	AddedByName    string
+	AddedByChannel string
+	AddedAt        pgtype.Timestamptz
+	Seq            int64
 }
 
 type Note struct {
@@ -45,8 +79,11 @@ type Note struct {
 }
 
 type Service struct {
-	ID          string
-	Name        string
-	Description string
-	CreatedAt   pgtype.Timestamptz
+	ID               string
+	Name             string
+	Description      string
+	CreatedAt        pgtype.Timestamptz
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      []byte
 }

@@ -11,8 +11,75 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const actionInsert = `-- name: ActionInsert :one
+INSERT INTO incident_actions (incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id
+`
+
+type ActionInsertParams struct {
+	IncidentID   string
+	Kind         string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    pgtype.Timestamptz
+}
+
+func (q *Queries) ActionInsert(ctx context.Context, arg ActionInsertParams) (int64, error) {
+	row := q.db.QueryRow(ctx, actionInsert,
+		arg.IncidentID,
+		arg.Kind,
+		arg.Text,
+		arg.ActorKind,
+		arg.ActorID,
+		arg.ActorName,
+		arg.ActorChannel,
+		arg.CreatedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const actionListByIncident = `-- name: ActionListByIncident :many
+SELECT id, incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at FROM incident_actions WHERE incident_id = $1 ORDER BY id
+`
+
+func (q *Queries) ActionListByIncident(ctx context.Context, incidentID string) ([]IncidentAction, error) {
+	rows, err := q.db.Query(ctx, actionListByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentAction
+	for rows.Next() {
+		var i IncidentAction
+		if err := rows.Scan(
+			&i.ID,
+			&i.IncidentID,
+			&i.Kind,
+			&i.Text,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const incidentGetByID = `-- name: IncidentGetByID :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE id = $1
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE id = $1
 `
 
 func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, error) {
@@ -36,12 +103,23 @@ func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, err
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
 
 const incidentGetByNumber = `-- name: IncidentGetByNumber :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE number = $1
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE number = $1
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incident, error) {
@@ -65,6 +143,17 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incide
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
@@ -73,28 +162,47 @@ const incidentInsert = `-- name: IncidentInsert :exec
 INSERT INTO incidents (
     id, number, service, dedup_key, title, severity, alert_severity, status,
     alert_count, version, created_at, updated_at, last_alert_at,
-    acknowledged_at, acknowledged_by, resolved_at, resolved_by
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+    summary, origin, assignee, escalation_level, snoozed_until, merged_into,
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8,
+    $9, $10, $11, $12, $13,
+    $14, $15, $16, $17,
+    $18, $19, $20, $21, $22, $23,
+    $24, $25, $26, $27, $28
+)
 `
 
 type IncidentInsertParams struct {
-	ID             string
-	Number         int64
-	Service        string
-	DedupKey       string
-	Title          string
-	Severity       string
-	AlertSeverity  string
-	Status         string
-	AlertCount     int64
-	Version        int64
-	CreatedAt      pgtype.Timestamptz
-	UpdatedAt      pgtype.Timestamptz
-	LastAlertAt    pgtype.Timestamptz
-	AcknowledgedAt pgtype.Timestamptz
-	AcknowledgedBy string
-	ResolvedAt     pgtype.Timestamptz
-	ResolvedBy     string
+	ID                    string
+	Number                int64
+	Service               string
+	DedupKey              string
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	CreatedAt             pgtype.Timestamptz
+	UpdatedAt             pgtype.Timestamptz
+	LastAlertAt           pgtype.Timestamptz
+	AcknowledgedAt        pgtype.Timestamptz
+	AcknowledgedBy        string
+	ResolvedAt            pgtype.Timestamptz
+	ResolvedBy            string
+	Summary               string
+	Origin                string
+	Assignee              string
+	EscalationLevel       int32
+	SnoozedUntil          pgtype.Timestamptz
+	MergedInto            string
+	ContainedAt           pgtype.Timestamptz
+	MitigatedAt           pgtype.Timestamptz
+	ClosedAt              pgtype.Timestamptz
+	PostmortemPublishedAt pgtype.Timestamptz
+	ReopenCount           int32
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) error {
@@ -116,83 +224,43 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 		arg.AcknowledgedBy,
 		arg.ResolvedAt,
 		arg.ResolvedBy,
+		arg.Summary,
+		arg.Origin,
+		arg.Assignee,
+		arg.EscalationLevel,
+		arg.SnoozedUntil,
+		arg.MergedInto,
+		arg.ContainedAt,
+		arg.MitigatedAt,
+		arg.ClosedAt,
+		arg.PostmortemPublishedAt,
+		arg.ReopenCount,
 	)
 	return err
 }
 
 const incidentList = `-- name: IncidentList :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
 WHERE ($1::text = '' OR service = $1::text)
-  AND number < $2::bigint
-ORDER BY number DESC
-LIMIT $3::bigint
-`
-
-type IncidentListParams struct {
-	Service string
-	Before  int64
-	Lim     int64
-}
-
-// Newest first; before is the cursor (the caller passes MaxInt64 for none).
-func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]Incident, error) {
-	rows, err := q.db.Query(ctx, incidentList, arg.Service, arg.Before, arg.Lim)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Incident
-	for rows.Next() {
-		var i Incident
-		if err := rows.Scan(
-			&i.ID,
-			&i.Number,
-			&i.Service,
-			&i.DedupKey,
-			&i.Title,
-			&i.Severity,
-			&i.AlertSeverity,
-			&i.Status,
-			&i.AlertCount,
-			&i.Version,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.LastAlertAt,
-			&i.AcknowledgedAt,
-			&i.AcknowledgedBy,
-			&i.ResolvedAt,
-			&i.ResolvedBy,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const incidentListByStatus = `-- name: IncidentListByStatus :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
-WHERE status = ANY($1::text[])
-  AND ($2::text = '' OR service = $2::text)
+  AND ($2::text = '' OR assignee = $2::text)
   AND number < $3::bigint
 ORDER BY number DESC
 LIMIT $4::bigint
 `
 
-type IncidentListByStatusParams struct {
-	Statuses []string
+type IncidentListParams struct {
 	Service  string
+	Assignee string
 	Before   int64
 	Lim      int64
 }
 
-func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListByStatusParams) ([]Incident, error) {
-	rows, err := q.db.Query(ctx, incidentListByStatus,
-		arg.Statuses,
+// Newest first; before is the cursor (the caller passes MaxInt64 for none);
+// an empty service or assignee matches any.
+func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]Incident, error) {
+	rows, err := q.db.Query(ctx, incidentList,
 		arg.Service,
+		arg.Assignee,
 		arg.Before,
 		arg.Lim,
 	)
@@ -221,6 +289,90 @@ func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListBySt
 			&i.AcknowledgedBy,
 			&i.ResolvedAt,
 			&i.ResolvedBy,
+			&i.Summary,
+			&i.Origin,
+			&i.Assignee,
+			&i.EscalationLevel,
+			&i.SnoozedUntil,
+			&i.MergedInto,
+			&i.ContainedAt,
+			&i.MitigatedAt,
+			&i.ClosedAt,
+			&i.PostmortemPublishedAt,
+			&i.ReopenCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const incidentListByStatus = `-- name: IncidentListByStatus :many
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+WHERE status = ANY($1::text[])
+  AND ($2::text = '' OR service = $2::text)
+  AND ($3::text = '' OR assignee = $3::text)
+  AND number < $4::bigint
+ORDER BY number DESC
+LIMIT $5::bigint
+`
+
+type IncidentListByStatusParams struct {
+	Statuses []string
+	Service  string
+	Assignee string
+	Before   int64
+	Lim      int64
+}
+
+func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListByStatusParams) ([]Incident, error) {
+	rows, err := q.db.Query(ctx, incidentListByStatus,
+		arg.Statuses,
+		arg.Service,
+		arg.Assignee,
+		arg.Before,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Incident
+	for rows.Next() {
+		var i Incident
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.Service,
+			&i.DedupKey,
+			&i.Title,
+			&i.Severity,
+			&i.AlertSeverity,
+			&i.Status,
+			&i.AlertCount,
+			&i.Version,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.LastAlertAt,
+			&i.AcknowledgedAt,
+			&i.AcknowledgedBy,
+			&i.ResolvedAt,
+			&i.ResolvedBy,
+			&i.Summary,
+			&i.Origin,
+			&i.Assignee,
+			&i.EscalationLevel,
+			&i.SnoozedUntil,
+			&i.MergedInto,
+			&i.ContainedAt,
+			&i.MitigatedAt,
+			&i.ClosedAt,
+			&i.PostmortemPublishedAt,
+			&i.ReopenCount,
 		); err != nil {
 			return nil, err
 		}
@@ -245,8 +397,9 @@ func (q *Queries) IncidentNumberNext(ctx context.Context) (int64, error) {
 }
 
 const incidentOpenByDedup = `-- name: IncidentOpenByDedup :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
-WHERE service = $1 AND dedup_key = $2 AND status <> 'resolved'
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+WHERE service = $1 AND dedup_key = $2
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
 `
 
 type IncidentOpenByDedupParams struct {
@@ -254,6 +407,9 @@ type IncidentOpenByDedupParams struct {
 	DedupKey string
 }
 
+// The status list is incident.OpenStatuses and the predicate of the
+// incidents_open_dedup index (which it lets the planner use): keep the three
+// in step.
 func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDedupParams) (Incident, error) {
 	row := q.db.QueryRow(ctx, incidentOpenByDedup, arg.Service, arg.DedupKey)
 	var i Incident
@@ -275,6 +431,17 @@ func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDed
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
@@ -292,27 +459,49 @@ UPDATE incidents SET
     acknowledged_at = $9,
     acknowledged_by = $10,
     resolved_at = $11,
-    resolved_by = $12
-WHERE id = $13 AND version = $14
+    resolved_by = $12,
+    summary = $13,
+    assignee = $14,
+    escalation_level = $15,
+    snoozed_until = $16,
+    merged_into = $17,
+    contained_at = $18,
+    mitigated_at = $19,
+    closed_at = $20,
+    postmortem_published_at = $21,
+    reopen_count = $22
+WHERE id = $23 AND version = $24
 `
 
 type IncidentUpdateParams struct {
-	Title           string
-	Severity        string
-	AlertSeverity   string
-	Status          string
-	AlertCount      int64
-	Version         int64
-	UpdatedAt       pgtype.Timestamptz
-	LastAlertAt     pgtype.Timestamptz
-	AcknowledgedAt  pgtype.Timestamptz
-	AcknowledgedBy  string
-	ResolvedAt      pgtype.Timestamptz
-	ResolvedBy      string
-	ID              string
-	ExpectedVersion int64
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	UpdatedAt             pgtype.Timestamptz
+	LastAlertAt           pgtype.Timestamptz
+	AcknowledgedAt        pgtype.Timestamptz
+	AcknowledgedBy        string
+	ResolvedAt            pgtype.Timestamptz
+	ResolvedBy            string
+	Summary               string
+	Assignee              string
+	EscalationLevel       int32
+	SnoozedUntil          pgtype.Timestamptz
+	MergedInto            string
+	ContainedAt           pgtype.Timestamptz
+	MitigatedAt           pgtype.Timestamptz
+	ClosedAt              pgtype.Timestamptz
+	PostmortemPublishedAt pgtype.Timestamptz
+	ReopenCount           int32
+	ID                    string
+	ExpectedVersion       int64
 }
 
+// Every mutable field; id, number, service, dedup key, origin and creation
+// time never change.
 func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) (int64, error) {
 	result, err := q.db.Exec(ctx, incidentUpdate,
 		arg.Title,
@@ -327,6 +516,16 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 		arg.AcknowledgedBy,
 		arg.ResolvedAt,
 		arg.ResolvedBy,
+		arg.Summary,
+		arg.Assignee,
+		arg.EscalationLevel,
+		arg.SnoozedUntil,
+		arg.MergedInto,
+		arg.ContainedAt,
+		arg.MitigatedAt,
+		arg.ClosedAt,
+		arg.PostmortemPublishedAt,
+		arg.ReopenCount,
 		arg.ID,
 		arg.ExpectedVersion,
 	)
@@ -400,9 +599,85 @@ func (q *Queries) NoteListByIncident(ctx context.Context, incidentID string) ([]
 	return items, nil
 }
 
+const responderInsert = `-- name: ResponderInsert :execrows
+INSERT INTO incident_responders (incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (incident_id, user_id) DO NOTHING
+`
+
+type ResponderInsertParams struct {
+	IncidentID     string
+	UserID         string
+	AddedByKind    string
+	AddedByID      string
+	AddedByName    string
+	AddedByChannel string
+	AddedAt        pgtype.Timestamptz
+}
+
+// Adding a responder twice changes nothing (0 rows).
+func (q *Queries) ResponderInsert(ctx context.Context, arg ResponderInsertParams) (int64, error) {
+	result, err := q.db.Exec(ctx, responderInsert,
+		arg.IncidentID,
+		arg.UserID,
+		arg.AddedByKind,
+		arg.AddedByID,
+		arg.AddedByName,
+		arg.AddedByChannel,
+		arg.AddedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const responderListByIncident = `-- name: ResponderListByIncident :many
+SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
+FROM incident_responders WHERE incident_id = $1 ORDER BY seq
+`
+
+type ResponderListByIncidentRow struct {
+	IncidentID     string
+	UserID         string
+	AddedByKind    string
+	AddedByID      string
+	AddedByName    string
+	AddedByChannel string
+	AddedAt        pgtype.Timestamptz
+}
+
+func (q *Queries) ResponderListByIncident(ctx context.Context, incidentID string) ([]ResponderListByIncidentRow, error) {
+	rows, err := q.db.Query(ctx, responderListByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ResponderListByIncidentRow
+	for rows.Next() {
+		var i ResponderListByIncidentRow
+		if err := rows.Scan(
+			&i.IncidentID,
+			&i.UserID,
+			&i.AddedByKind,
+			&i.AddedByID,
+			&i.AddedByName,
+			&i.AddedByChannel,
+			&i.AddedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const serviceGetByName = `-- name: ServiceGetByName :one
 
-SELECT id, name, description, created_at FROM services WHERE name = $1
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services WHERE name = $1
 `
 
 // Queries of the incident service's PostgreSQL adapter. sqlc generates gen/
@@ -416,20 +691,27 @@ func (q *Queries) ServiceGetByName(ctx context.Context, name string) (Service, e
 		&i.Name,
 		&i.Description,
 		&i.CreatedAt,
+		&i.EscalationPolicy,
+		&i.AckTimeoutMs,
+		&i.SeverityMap,
 	)
 	return i, err
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO services (id, name, description, created_at) VALUES ($1, $2, $3, $4)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (name) DO NOTHING
 `
 
 type ServiceInsertParams struct {
-	ID          string
-	Name        string
-	Description string
-	CreatedAt   pgtype.Timestamptz
+	ID               string
+	Name             string
+	Description      string
+	CreatedAt        pgtype.Timestamptz
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      []byte
 }
 
 // An existing name wins: creating a service is idempotent by name.
@@ -439,6 +721,72 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.Name,
 		arg.Description,
 		arg.CreatedAt,
+		arg.EscalationPolicy,
+		arg.AckTimeoutMs,
+		arg.SeverityMap,
 	)
 	return err
+}
+
+const serviceList = `-- name: ServiceList :many
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services ORDER BY name
+`
+
+func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
+	rows, err := q.db.Query(ctx, serviceList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Service
+	for rows.Next() {
+		var i Service
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Description,
+			&i.CreatedAt,
+			&i.EscalationPolicy,
+			&i.AckTimeoutMs,
+			&i.SeverityMap,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const serviceUpdate = `-- name: ServiceUpdate :execrows
+UPDATE services SET
+    description = $1,
+    escalation_policy = $2,
+    ack_timeout_ms = $3,
+    severity_map = $4
+WHERE name = $5
+`
+
+type ServiceUpdateParams struct {
+	Description      string
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      []byte
+	Name             string
+}
+
+func (q *Queries) ServiceUpdate(ctx context.Context, arg ServiceUpdateParams) (int64, error) {
+	result, err := q.db.Exec(ctx, serviceUpdate,
+		arg.Description,
+		arg.EscalationPolicy,
+		arg.AckTimeoutMs,
+		arg.SeverityMap,
+		arg.Name,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

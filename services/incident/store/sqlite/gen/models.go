@@ -9,28 +9,61 @@ import (
 )
 
 type Incident struct {
-	ID             string
-	Number         int64
-	Service        string
-	DedupKey       string
-	Title          string
-	Severity       string
-	AlertSeverity  string
-	Status         string
-	AlertCount     int64
-	Version        int64
-	CreatedAt      string
-	UpdatedAt      string
-	LastAlertAt    string
-	AcknowledgedAt sql.NullString
-	AcknowledgedBy string
-	ResolvedAt     sql.NullString
-	ResolvedBy     string
+	ID                    string
+	Number                int64
+	Service               string
+	DedupKey              string
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	CreatedAt             string
+	UpdatedAt             string
+	LastAlertAt           string
+	AcknowledgedAt        sql.NullString
+	AcknowledgedBy        string
+	ResolvedAt            sql.NullString
+	ResolvedBy            string
+	Summary               string
+	Origin                string
+	Assignee              string
+	EscalationLevel       int64
+	SnoozedUntil          sql.NullString
+	MergedInto            string
+	ContainedAt           sql.NullString
+	MitigatedAt           sql.NullString
+	ClosedAt              sql.NullString
+	PostmortemPublishedAt sql.NullString
+	ReopenCount           int64
+}
+
+type IncidentAction struct {
+	ID           int64
+	IncidentID   string
+	Kind         string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    string
 }
 
 type IncidentNumber struct {
 	ID   int64
 	Last int64
+}
+
+type IncidentResponder struct {
+	IncidentID     string
+	UserID         string
+	AddedByKind    string
+	AddedByID      string
+	AddedByName    string
+	AddedByChannel string
+	AddedAt        string
 }
 
 type Note struct {
@@ -45,8 +78,11 @@ type Note struct {
 }
 
 type Service struct {
-	ID          string
-	Name        string
-	Description string
-	CreatedAt   string
+	ID               string
+	Name             string
+	Description      string
+	CreatedAt        string
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      string
 }

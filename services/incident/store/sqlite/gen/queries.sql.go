@@ -11,8 +11,78 @@ import (
 	"strings"
 )
 
+const actionInsert = `-- name: ActionInsert :one
+INSERT INTO incident_actions (incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+`
+
+type ActionInsertParams struct {
+	IncidentID   string
+	Kind         string
+	Text         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	CreatedAt    string
+}
+
+func (q *Queries) ActionInsert(ctx context.Context, arg ActionInsertParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, actionInsert,
+		arg.IncidentID,
+		arg.Kind,
+		arg.Text,
+		arg.ActorKind,
+		arg.ActorID,
+		arg.ActorName,
+		arg.ActorChannel,
+		arg.CreatedAt,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
+const actionListByIncident = `-- name: ActionListByIncident :many
+SELECT id, incident_id, kind, text, actor_kind, actor_id, actor_name, actor_channel, created_at FROM incident_actions WHERE incident_id = ? ORDER BY id
+`
+
+func (q *Queries) ActionListByIncident(ctx context.Context, incidentID string) ([]IncidentAction, error) {
+	rows, err := q.db.QueryContext(ctx, actionListByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentAction
+	for rows.Next() {
+		var i IncidentAction
+		if err := rows.Scan(
+			&i.ID,
+			&i.IncidentID,
+			&i.Kind,
+			&i.Text,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const incidentGetByID = `-- name: IncidentGetByID :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE id = ?
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE id = ?
 `
 
 func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, error) {
@@ -36,12 +106,23 @@ func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, err
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
 
 const incidentGetByNumber = `-- name: IncidentGetByNumber :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents WHERE number = ?
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE number = ?
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incident, error) {
@@ -65,6 +146,17 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incide
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
@@ -73,28 +165,47 @@ const incidentInsert = `-- name: IncidentInsert :exec
 INSERT INTO incidents (
     id, number, service, dedup_key, title, severity, alert_severity, status,
     alert_count, version, created_at, updated_at, last_alert_at,
-    acknowledged_at, acknowledged_by, resolved_at, resolved_by
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by,
+    summary, origin, assignee, escalation_level, snoozed_until, merged_into,
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+) VALUES (
+    ?, ?, ?, ?, ?, ?, ?, ?,
+    ?, ?, ?, ?, ?,
+    ?, ?, ?, ?,
+    ?, ?, ?, ?, ?, ?,
+    ?, ?, ?, ?, ?
+)
 `
 
 type IncidentInsertParams struct {
-	ID             string
-	Number         int64
-	Service        string
-	DedupKey       string
-	Title          string
-	Severity       string
-	AlertSeverity  string
-	Status         string
-	AlertCount     int64
-	Version        int64
-	CreatedAt      string
-	UpdatedAt      string
-	LastAlertAt    string
-	AcknowledgedAt sql.NullString
-	AcknowledgedBy string
-	ResolvedAt     sql.NullString
-	ResolvedBy     string
+	ID                    string
+	Number                int64
+	Service               string
+	DedupKey              string
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	CreatedAt             string
+	UpdatedAt             string
+	LastAlertAt           string
+	AcknowledgedAt        sql.NullString
+	AcknowledgedBy        string
+	ResolvedAt            sql.NullString
+	ResolvedBy            string
+	Summary               string
+	Origin                string
+	Assignee              string
+	EscalationLevel       int64
+	SnoozedUntil          sql.NullString
+	MergedInto            string
+	ContainedAt           sql.NullString
+	MitigatedAt           sql.NullString
+	ClosedAt              sql.NullString
+	PostmortemPublishedAt sql.NullString
+	ReopenCount           int64
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) error {
@@ -116,28 +227,46 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 		arg.AcknowledgedBy,
 		arg.ResolvedAt,
 		arg.ResolvedBy,
+		arg.Summary,
+		arg.Origin,
+		arg.Assignee,
+		arg.EscalationLevel,
+		arg.SnoozedUntil,
+		arg.MergedInto,
+		arg.ContainedAt,
+		arg.MitigatedAt,
+		arg.ClosedAt,
+		arg.PostmortemPublishedAt,
+		arg.ReopenCount,
 	)
 	return err
 }
 
 const incidentList = `-- name: IncidentList :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
 WHERE service = IFNULL(NULLIF(CAST(?1 AS TEXT), ''), service)
-  AND number < ?2
+  AND assignee = IFNULL(NULLIF(CAST(?2 AS TEXT), ''), assignee)
+  AND number < ?3
 ORDER BY number DESC
-LIMIT ?3
+LIMIT ?4
 `
 
 type IncidentListParams struct {
-	Service string
-	Before  int64
-	Lim     int64
+	Service  string
+	Assignee string
+	Before   int64
+	Lim      int64
 }
 
 // Newest first; before is the cursor (the caller passes MaxInt64 for none);
-// an empty service matches any.
+// an empty service or assignee matches any.
 func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]Incident, error) {
-	rows, err := q.db.QueryContext(ctx, incidentList, arg.Service, arg.Before, arg.Lim)
+	rows, err := q.db.QueryContext(ctx, incidentList,
+		arg.Service,
+		arg.Assignee,
+		arg.Before,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +292,17 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 			&i.AcknowledgedBy,
 			&i.ResolvedAt,
 			&i.ResolvedBy,
+			&i.Summary,
+			&i.Origin,
+			&i.Assignee,
+			&i.EscalationLevel,
+			&i.SnoozedUntil,
+			&i.MergedInto,
+			&i.ContainedAt,
+			&i.MitigatedAt,
+			&i.ClosedAt,
+			&i.PostmortemPublishedAt,
+			&i.ReopenCount,
 		); err != nil {
 			return nil, err
 		}
@@ -178,9 +318,10 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 }
 
 const incidentListByStatus = `-- name: IncidentListByStatus :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
 WHERE status IN (/*SLICE:statuses*/?)
   AND service = IFNULL(NULLIF(CAST(? AS TEXT), ''), service)
+  AND assignee = IFNULL(NULLIF(CAST(? AS TEXT), ''), assignee)
   AND number < ?
 ORDER BY number DESC
 LIMIT ?
@@ -189,6 +330,7 @@ LIMIT ?
 type IncidentListByStatusParams struct {
 	Statuses []string
 	Column2  string
+	Column3  string
 	Number   int64
 	Limit    int64
 }
@@ -207,6 +349,7 @@ func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListBySt
 		query = strings.Replace(query, "/*SLICE:statuses*/?", "NULL", 1)
 	}
 	queryParams = append(queryParams, arg.Column2)
+	queryParams = append(queryParams, arg.Column3)
 	queryParams = append(queryParams, arg.Number)
 	queryParams = append(queryParams, arg.Limit)
 	rows, err := q.db.QueryContext(ctx, query, queryParams...)
@@ -235,6 +378,17 @@ func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListBySt
 			&i.AcknowledgedBy,
 			&i.ResolvedAt,
 			&i.ResolvedBy,
+			&i.Summary,
+			&i.Origin,
+			&i.Assignee,
+			&i.EscalationLevel,
+			&i.SnoozedUntil,
+			&i.MergedInto,
+			&i.ContainedAt,
+			&i.MitigatedAt,
+			&i.ClosedAt,
+			&i.PostmortemPublishedAt,
+			&i.ReopenCount,
 		); err != nil {
 			return nil, err
 		}
@@ -261,8 +415,9 @@ func (q *Queries) IncidentNumberNext(ctx context.Context) (int64, error) {
 }
 
 const incidentOpenByDedup = `-- name: IncidentOpenByDedup :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by FROM incidents
-WHERE service = ? AND dedup_key = ? AND status <> 'resolved'
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+WHERE service = ? AND dedup_key = ?
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
 `
 
 type IncidentOpenByDedupParams struct {
@@ -270,6 +425,8 @@ type IncidentOpenByDedupParams struct {
 	DedupKey string
 }
 
+// The status list is incident.OpenStatuses and the predicate of the
+// incidents_open_dedup index: keep the three in step.
 func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDedupParams) (Incident, error) {
 	row := q.db.QueryRowContext(ctx, incidentOpenByDedup, arg.Service, arg.DedupKey)
 	var i Incident
@@ -291,6 +448,17 @@ func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDed
 		&i.AcknowledgedBy,
 		&i.ResolvedAt,
 		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
 	)
 	return i, err
 }
@@ -308,27 +476,49 @@ UPDATE incidents SET
     acknowledged_at = ?9,
     acknowledged_by = ?10,
     resolved_at = ?11,
-    resolved_by = ?12
-WHERE id = ?13 AND version = ?14
+    resolved_by = ?12,
+    summary = ?13,
+    assignee = ?14,
+    escalation_level = ?15,
+    snoozed_until = ?16,
+    merged_into = ?17,
+    contained_at = ?18,
+    mitigated_at = ?19,
+    closed_at = ?20,
+    postmortem_published_at = ?21,
+    reopen_count = ?22
+WHERE id = ?23 AND version = ?24
 `
 
 type IncidentUpdateParams struct {
-	Title           string
-	Severity        string
-	AlertSeverity   string
-	Status          string
-	AlertCount      int64
-	Version         int64
-	UpdatedAt       string
-	LastAlertAt     string
-	AcknowledgedAt  sql.NullString
-	AcknowledgedBy  string
-	ResolvedAt      sql.NullString
-	ResolvedBy      string
-	ID              string
-	ExpectedVersion int64
+	Title                 string
+	Severity              string
+	AlertSeverity         string
+	Status                string
+	AlertCount            int64
+	Version               int64
+	UpdatedAt             string
+	LastAlertAt           string
+	AcknowledgedAt        sql.NullString
+	AcknowledgedBy        string
+	ResolvedAt            sql.NullString
+	ResolvedBy            string
+	Summary               string
+	Assignee              string
+	EscalationLevel       int64
+	SnoozedUntil          sql.NullString
+	MergedInto            string
+	ContainedAt           sql.NullString
+	MitigatedAt           sql.NullString
+	ClosedAt              sql.NullString
+	PostmortemPublishedAt sql.NullString
+	ReopenCount           int64
+	ID                    string
+	ExpectedVersion       int64
 }
 
+// Every mutable field; id, number, service, dedup key, origin and creation
+// time never change.
 func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, incidentUpdate,
 		arg.Title,
@@ -343,6 +533,16 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 		arg.AcknowledgedBy,
 		arg.ResolvedAt,
 		arg.ResolvedBy,
+		arg.Summary,
+		arg.Assignee,
+		arg.EscalationLevel,
+		arg.SnoozedUntil,
+		arg.MergedInto,
+		arg.ContainedAt,
+		arg.MitigatedAt,
+		arg.ClosedAt,
+		arg.PostmortemPublishedAt,
+		arg.ReopenCount,
 		arg.ID,
 		arg.ExpectedVersion,
 	)
@@ -419,9 +619,79 @@ func (q *Queries) NoteListByIncident(ctx context.Context, incidentID string) ([]
 	return items, nil
 }
 
+const responderInsert = `-- name: ResponderInsert :execrows
+INSERT INTO incident_responders (incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (incident_id, user_id) DO NOTHING
+`
+
+type ResponderInsertParams struct {
+	IncidentID     string
+	UserID         string
+	AddedByKind    string
+	AddedByID      string
+	AddedByName    string
+	AddedByChannel string
+	AddedAt        string
+}
+
+// Adding a responder twice changes nothing (0 rows).
+func (q *Queries) ResponderInsert(ctx context.Context, arg ResponderInsertParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, responderInsert,
+		arg.IncidentID,
+		arg.UserID,
+		arg.AddedByKind,
+		arg.AddedByID,
+		arg.AddedByName,
+		arg.AddedByChannel,
+		arg.AddedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const responderListByIncident = `-- name: ResponderListByIncident :many
+SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
+FROM incident_responders WHERE incident_id = ? ORDER BY rowid
+`
+
+// Rowid order is the order added.
+func (q *Queries) ResponderListByIncident(ctx context.Context, incidentID string) ([]IncidentResponder, error) {
+	rows, err := q.db.QueryContext(ctx, responderListByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentResponder
+	for rows.Next() {
+		var i IncidentResponder
+		if err := rows.Scan(
+			&i.IncidentID,
+			&i.UserID,
+			&i.AddedByKind,
+			&i.AddedByID,
+			&i.AddedByName,
+			&i.AddedByChannel,
+			&i.AddedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const serviceGetByName = `-- name: ServiceGetByName :one
 
-SELECT id, name, description, created_at FROM services WHERE name = ?
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services WHERE name = ?
 `
 
 // Queries of the incident service's SQLite adapter. sqlc generates gen/ from
@@ -435,20 +705,27 @@ func (q *Queries) ServiceGetByName(ctx context.Context, name string) (Service, e
 		&i.Name,
 		&i.Description,
 		&i.CreatedAt,
+		&i.EscalationPolicy,
+		&i.AckTimeoutMs,
+		&i.SeverityMap,
 	)
 	return i, err
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO services (id, name, description, created_at) VALUES (?, ?, ?, ?)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO NOTHING
 `
 
 type ServiceInsertParams struct {
-	ID          string
-	Name        string
-	Description string
-	CreatedAt   string
+	ID               string
+	Name             string
+	Description      string
+	CreatedAt        string
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      string
 }
 
 // An existing name wins: creating a service is idempotent by name.
@@ -458,6 +735,75 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.Name,
 		arg.Description,
 		arg.CreatedAt,
+		arg.EscalationPolicy,
+		arg.AckTimeoutMs,
+		arg.SeverityMap,
 	)
 	return err
+}
+
+const serviceList = `-- name: ServiceList :many
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services ORDER BY name
+`
+
+func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
+	rows, err := q.db.QueryContext(ctx, serviceList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Service
+	for rows.Next() {
+		var i Service
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Description,
+			&i.CreatedAt,
+			&i.EscalationPolicy,
+			&i.AckTimeoutMs,
+			&i.SeverityMap,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const serviceUpdate = `-- name: ServiceUpdate :execrows
+UPDATE services SET
+    description = ?1,
+    escalation_policy = ?2,
+    ack_timeout_ms = ?3,
+    severity_map = ?4
+WHERE name = ?5
+`
+
+type ServiceUpdateParams struct {
+	Description      string
+	EscalationPolicy string
+	AckTimeoutMs     int64
+	SeverityMap      string
+	Name             string
+}
+
+func (q *Queries) ServiceUpdate(ctx context.Context, arg ServiceUpdateParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, serviceUpdate,
+		arg.Description,
+		arg.EscalationPolicy,
+		arg.AckTimeoutMs,
+		arg.SeverityMap,
+		arg.Name,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
