@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/client"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/intake"
@@ -43,6 +42,10 @@ type devServer struct {
 	err  error
 }
 
+// crashAckWait is the dev process's --ack-wait: how long before JetStream
+// redelivers what the killed process had in flight.
+const crashAckWait = 3 * time.Second
+
 // startDevProcess starts `firebreak dev` on dataDir and waits until it is
 // ready. The process is killed at the end of the test if still running.
 func startDevProcess(t *testing.T, bin, dataDir string) *devServer {
@@ -50,7 +53,7 @@ func startDevProcess(t *testing.T, bin, dataDir string) *devServer {
 	if err := os.Remove(filepath.Join(dataDir, "dev.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--ack-wait", crashAckWait.String(),
 		"--nats-listen", "", "--sample=false", "--log-level", "error")
 	// The process must not pick up the developer's FIREBREAK_* settings.
 	for _, kv := range os.Environ() {
@@ -253,7 +256,7 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 		settled bool
 		early   int64 // counted before the ack wait had passed
 	)
-	redelivered := killedAt.Add(bus.DefaultAckWait + 2*time.Second)
+	redelivered := killedAt.Add(crashAckWait + 2*time.Second)
 	deadline := redelivered.Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		incs, err = listAll(ctx, c)
@@ -268,7 +271,7 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 		if sum != last {
 			last, stable = sum, time.Now()
 		}
-		if time.Now().Before(killedAt.Add(bus.DefaultAckWait)) {
+		if time.Now().Before(killedAt.Add(crashAckWait)) {
 			early = sum
 		}
 		if allCounted(byKey, stats.accepted) && time.Now().After(redelivered) && time.Since(stable) > 1500*time.Millisecond {
@@ -283,7 +286,7 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 	t.Logf("%d accepted after %s; sent %d alerts over %d keys with %d senders; before kill -9: %d accepted (202), %d rejected, %d refused, %d unanswered; %d ack attempts, %d acknowledged",
 		stats.halfAt, halfTook.Round(time.Millisecond), sent.Load(), keys, senders, stats.nAccepted, stats.rejected, stats.refused, uncertainN, acks.Load(), len(acked))
 	t.Logf("after restart (%s after the kill to ready, %s to settle): %d incidents, sum of alert_count %d (accepted %d, at most %d); %d counted within the %s ack wait",
-		restartTook.Round(time.Millisecond), settleTook.Round(time.Millisecond), len(incs), sum, stats.nAccepted, maxSum, early, bus.DefaultAckWait)
+		restartTook.Round(time.Millisecond), settleTook.Round(time.Millisecond), len(incs), sum, stats.nAccepted, maxSum, early, crashAckWait)
 	if !settled {
 		t.Errorf("incidents did not settle within the deadline: sum of alert_count %d, accepted %d", sum, stats.nAccepted)
 	}

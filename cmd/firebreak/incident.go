@@ -52,7 +52,9 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "incident",
 		Aliases: []string{"incidents", "inc"},
-		Short:   "List, show, acknowledge, resolve and annotate incidents",
+		Short:   "Declare, list, show and run incidents through their lifecycle",
+		Args:    cobra.ArbitraryArgs,
+		RunE:    groupRun,
 	}
 	cf.add(cmd)
 
@@ -287,7 +289,7 @@ func printIncident(w io.Writer, i incident.IncidentJSON) {
 
 func newAlertCmd(stdout io.Writer) *cobra.Command {
 	var cf clientFlags
-	cmd := &cobra.Command{Use: "alert", Short: "Send alerts (the generic JSON integration)"}
+	cmd := &cobra.Command{Use: "alert", Short: "Send alerts (the generic JSON integration)", Args: cobra.ArbitraryArgs, RunE: groupRun}
 	cf.add(cmd)
 	var a intake.Alert
 	var details string

@@ -43,7 +43,7 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var ae *client.APIError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
 		fmt.Fprintln(stderr, "error:", err)
 		fmt.Fprintln(stderr, "run 'firebreak --help' for usage")
 		return exitUsage
@@ -93,6 +93,30 @@ the file.`,
 	return root
 }
 
+// groupRun makes a command group (incident, alert, …) refuse an unknown
+// subcommand with a usage error instead of printing help and exiting 0.
+func groupRun(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return cmd.Help()
+}
+
+// flagNames lists every flag of every command below root.
+func flagNames(root *cobra.Command) map[string]bool {
+	names := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { names[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return names
+}
+
 // wrapArgs makes argument-count mistakes usage errors (exit 2).
 func wrapArgs(c *cobra.Command) {
 	if c.Args != nil {
@@ -130,9 +154,12 @@ func applyConfig(cmd *cobra.Command) error {
 		if err := yaml.Unmarshal(b, &file); err != nil {
 			return usageError{fmt.Errorf("config %s: %w", path, err)}
 		}
+		// One file serves every command: a key is an error only if no
+		// command has such a flag; others' keys are ignored.
+		known := flagNames(cmd.Root())
 		for k := range file {
-			if cmd.Flags().Lookup(k) == nil {
-				return usageError{fmt.Errorf("config %s: unknown key %q for 'firebreak %s'", path, k, cmd.Name())}
+			if !known[k] {
+				return usageError{fmt.Errorf("config %s: unknown key %q (keys are flag names)", path, k)}
 			}
 		}
 	}
@@ -141,9 +168,9 @@ func applyConfig(cmd *cobra.Command) error {
 		if f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
-		v, ok := os.LookupEnv(envName(f.Name))
+		v := os.Getenv(envName(f.Name))
 		src := envName(f.Name)
-		if !ok {
+		if v == "" { // unset or empty: not given
 			fv, inFile := file[f.Name]
 			if !inFile {
 				return

@@ -40,6 +40,7 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		dataDir, httpAddr, natsListen, logLevel string
 		sample                                  bool
+		ackWait                                 time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -63,7 +64,7 @@ even after kill -9, resumes where it stopped.`,
 			a, err := app.New(cmd.Context(), app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
-				AutoCreateServices: true, Logger: logger,
+				AutoCreateServices: true, Logger: logger, AckWait: ackWait,
 			})
 			if err != nil {
 				return err
@@ -88,6 +89,7 @@ even after kill -9, resumes where it stopped.`,
 	f.StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address for outside producers (\"\" for none)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.BoolVar(&sample, "sample", true, "raise a sample alert at start")
+	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
 	return cmd
 }
 
@@ -139,6 +141,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		natsURL, postgres, httpAddr, token, logLevel string
 		replicas                                     int
 		autoCreate                                   bool
+		ackWait                                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -164,7 +167,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			}
 			a, err := app.New(cmd.Context(), app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
-				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger,
+				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
 			})
 			if err != nil {
 				return err
@@ -181,6 +184,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.IntVar(&replicas, "stream-replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
+	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
 	return cmd
 }
 

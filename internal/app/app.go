@@ -33,6 +33,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/internal/token"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	incidentpg "github.com/firebreak-dev/firebreak/services/incident/store/postgres"
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
@@ -73,6 +74,10 @@ type Config struct {
 	AutoCreateServices bool
 	// StreamReplicas is the JetStream replica count (3 on a cluster). Default 1.
 	StreamReplicas int
+	// AckWait is how long a consumer has to acknowledge a message before
+	// JetStream redelivers it (and so how late a message in flight during a
+	// crash arrives). Default 30 s.
+	AckWait time.Duration
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -110,6 +115,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("unknown service %q (services: %s)", s, strings.Join(Services, ", "))
 		}
 	}
+	if c.AckWait < 0 || (c.AckWait > 0 && c.AckWait < time.Second) {
+		return fmt.Errorf("ack wait must be at least 1s, got %s", c.AckWait)
+	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		return fmt.Errorf("stream replicas must be 1 to 5, got %d", c.StreamReplicas)
 	}
@@ -126,6 +134,7 @@ type App struct {
 	router   *bus.Router
 	relays   []*bus.Relay
 	http     *httpapi.Server
+	tokens   *token.Authenticator
 	httpAddr net.Addr
 	natsURL  string
 	token    string
@@ -165,9 +174,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.router, err = bus.NewRouter(a.js, a.log, reg); err != nil {
 		return nil, err
 	}
-	if a.http, err = httpapi.New(httpapi.NewAdminToken(a.token), a.log, reg); err != nil {
+	kv, err := token.EnsureBucket(ctx, a.js, cfg.StreamReplicas)
+	if err != nil {
 		return nil, err
 	}
+	tokens := token.NewStore(kv, cfg.Now)
+	a.tokens = token.NewAuthenticator(tokens, a.log.With("component", "token"), token.AuthConfig{Now: cfg.Now})
+	if a.http, err = httpapi.New(token.Chain{httpapi.NewAdminToken(a.token), a.tokens}, a.log, reg); err != nil {
+		return nil, err
+	}
+	token.NewAPI(tokens, a.tokens, bus.NewPublisher(a.js, a.log), a.log.With("component", "token")).Routes(a.http)
 	a.http.AddReadyCheck("nats", func(context.Context) error {
 		if !a.nc.IsConnected() {
 			return errors.New("not connected to NATS")
@@ -271,7 +287,7 @@ func (a *App) wire(ctx context.Context, name string) error {
 		relay := bus.NewRelay(a.js, outbox, log, bus.RelayConfig{})
 		a.relays = append(a.relays, relay)
 		svc, err := incident.New(store, log, incident.Config{
-			AutoCreateServices: a.cfg.AutoCreateServices, Now: a.cfg.Now, OnCommit: relay.Notify,
+			AutoCreateServices: a.cfg.AutoCreateServices, Now: a.cfg.Now, OnCommit: relay.Notify, AckWait: a.cfg.AckWait,
 		})
 		if err != nil {
 			return err
@@ -386,6 +402,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.router.Run(gctx) })
+	g.Go(func() error { return a.tokens.Run(gctx) })
 	for _, r := range a.relays {
 		g.Go(func() error { return r.Run(gctx) })
 	}

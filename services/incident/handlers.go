@@ -14,7 +14,7 @@ import (
 // postmortem.published events from FB_EVT.
 func (s *Service) Register(r *bus.Router) error {
 	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerAlerts, Stream: bus.StreamAlerts,
+		Name: ConsumerAlerts, Stream: bus.StreamAlerts, AckWait: s.cfg.AckWait,
 		FilterSubjects: []string{events.SubjectFor(events.TypeAlertReceived)},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleAlert(ctx, env))
@@ -22,7 +22,7 @@ func (s *Service) Register(r *bus.Router) error {
 		return err
 	}
 	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerCommands, Stream: bus.StreamCmd,
+		Name: ConsumerCommands, Stream: bus.StreamCmd, AckWait: s.cfg.AckWait,
 		FilterSubjects: []string{events.SubjectCmdPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		_, err := s.Execute(ctx, env, true)
@@ -31,7 +31,7 @@ func (s *Service) Register(r *bus.Router) error {
 		return err
 	}
 	return r.Handle(bus.ConsumerConfig{
-		Name: ConsumerPostmortems, Stream: bus.StreamEvt,
+		Name: ConsumerPostmortems, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait,
 		FilterSubjects: []string{events.SubjectFor(events.TypePostmortemPublished)},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandlePostmortemPublished(ctx, env))

@@ -42,6 +42,10 @@ type Config struct {
 	// later, a new incident must be declared. 0 means 24 hours; negative
 	// means reopening is never allowed.
 	ReopenWindow time.Duration
+	// AckWait is how long JetStream waits for this service to acknowledge a
+	// message before redelivering it; after a crash, messages that were in
+	// flight come back after this long. 0 means the bus default (30 s).
+	AckWait time.Duration
 }
 
 // DefaultReopenWindow applies when Config.ReopenWindow is 0.
