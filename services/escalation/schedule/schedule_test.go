@@ -569,3 +569,27 @@ func TestUnitAndKindText(t *testing.T) {
 		t.Error("marshal of an unknown unit succeeded")
 	}
 }
+
+// TestConcurrentQueries lets the race detector check that a Compiled is
+// read-only.
+func TestConcurrentQueries(t *testing.T) {
+	t.Parallel()
+	loc := mustLoad(t, "America/New_York")
+	start := local(t, loc, "2026-01-05 09:00")
+	c := mustCompile(t, Schedule{TimeZone: "America/New_York", Layers: []Layer{
+		{Participants: abc, Start: start, Shift: ShiftLength{1, Days}, Restrictions: []Restriction{{Kind: Daily, StartTime: "09:00", Duration: 8 * time.Hour}}},
+	}, Overrides: []Override{{ID: "o", User: "zed", Start: start, End: start.Add(time.Hour)}}})
+	done := make(chan []Shift)
+	for g := range 4 {
+		go func() {
+			from := start.AddDate(0, 0, g)
+			c.OnCall(from)
+			done <- c.Render(from, from.AddDate(0, 1, 0))
+		}()
+	}
+	for range 4 {
+		if r := <-done; len(r) == 0 {
+			t.Error("empty render")
+		}
+	}
+}
