@@ -247,7 +247,7 @@ func validate(s Schedule) (*time.Location, []error) {
 		days := 0
 		switch l.Shift.Unit {
 		case Hours:
-			days = (l.Shift.Count + 23) / 24
+			days = l.Shift.Count/24 + 1
 		case Days:
 			days = l.Shift.Count
 		case Weeks:

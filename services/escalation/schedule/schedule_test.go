@@ -3,6 +3,7 @@ package schedule
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -482,6 +483,8 @@ func TestCompileValidation(t *testing.T) {
 		{"zero shift", func(s *Schedule) { s.Layers[1].Shift.Count = 0 }, "layers[1].shift.count: must be positive"},
 		{"negative shift", func(s *Schedule) { s.Layers[1].Shift.Count = -2 }, "layers[1].shift.count: must be positive"},
 		{"huge shift", func(s *Schedule) { s.Layers[0].Shift.Count = 1 << 40 }, "layers[0].shift.count: at most 3660 days in all"},
+		{"huge hour shift", func(s *Schedule) { s.Layers[0].Shift = ShiftLength{math.MaxInt, Hours} }, "layers[0].shift.count: at most 3660 days in all"},
+		{"huge day shift", func(s *Schedule) { s.Layers[0].Shift = ShiftLength{3661, Days} }, "layers[0].shift.count: at most 3660 days in all"},
 		{"unknown unit", func(s *Schedule) { s.Layers[0].Shift.Unit = 0 }, "layers[0].shift.unit: want hours, days or weeks"},
 		{"bad clock", func(s *Schedule) { s.Layers[1].Restrictions[1].StartTime = "9:00" }, `layers[1].restrictions[1].start_time: want HH:MM, got "9:00"`},
 		{"clock out of range", func(s *Schedule) { s.Layers[1].Restrictions[0].StartTime = "24:00" }, `layers[1].restrictions[0].start_time: want HH:MM, got "24:00"`},
@@ -590,6 +593,41 @@ func TestConcurrentQueries(t *testing.T) {
 	for range 4 {
 		if r := <-done; len(r) == 0 {
 			t.Error("empty render")
+		}
+	}
+}
+
+// TestFarInstants checks queries centuries away from the rotation epoch,
+// beyond time.Duration's 292-year range.
+func TestFarInstants(t *testing.T) {
+	t.Parallel()
+	loc := mustLoad(t, "America/New_York")
+	start := local(t, loc, "2026-01-05 09:00")
+	for _, u := range []Unit{Hours, Days, Weeks} {
+		c := mustCompile(t, Schedule{TimeZone: "America/New_York", Layers: []Layer{{Participants: abc, Start: start, Shift: ShiftLength{5, u}}}})
+		tests := []struct {
+			name string
+			at   time.Time
+			ok   bool
+		}{
+			{"zero time", time.Time{}, false},
+			{"year 2626", time.Date(2626, 7, 1, 12, 0, 0, 0, loc), true},
+			{"year 9999", time.Date(9999, 7, 1, 12, 0, 0, 0, loc), true},
+		}
+		for _, tc := range tests {
+			t.Run(u.String()+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				s, ok := c.OnCall(tc.at)
+				if ok != tc.ok || tc.at.Before(s.Start) || !tc.at.Before(s.End) {
+					t.Fatalf("OnCall(%s) = %s, %v", tc.at, fmtShift(s, loc), ok)
+				}
+				if ok && u != Hours && s.Start.In(loc).Format("15:04") != "09:00" {
+					t.Fatalf("OnCall(%s) = %s: handoff not at 09:00", tc.at, fmtShift(s, loc))
+				}
+				if ok && u == Hours && floorSeconds(s.Start, start)%(5*3600) != 0 {
+					t.Fatalf("OnCall(%s) = %s: not a whole number of shifts from the start", tc.at, fmtShift(s, loc))
+				}
+			})
 		}
 	}
 }

@@ -70,7 +70,9 @@ func mono(t time.Time, loc *time.Location) time.Time {
 // later: c itself when it exists once, its first occurrence when the clocks
 // went back over it, and the end of the gap when the clocks skipped it.
 func resolve(c time.Time, loc *time.Location) time.Time {
-	t := time.Date(1970, time.January, 1, 0, 0, int(c.Unix()), c.Nanosecond(), loc)
+	// Days and seconds apart, so int stays in range on 32-bit platforms.
+	u := c.Unix()
+	t := time.Date(1970, time.January, 1+int(floorDiv(u, secondsPerDay)), 0, 0, int(floorMod(u, secondsPerDay)), c.Nanosecond(), loc)
 	got := civilOf(t, loc)
 	switch got.Compare(c) {
 	case 0:
