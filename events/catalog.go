@@ -30,6 +30,12 @@ const (
 	TypePostmortemPublished = "postmortem.published"
 )
 
+// Scoped API token event types: an admin created or revoked a token.
+const (
+	TypeTokenCreated = "token.created"
+	TypeTokenRevoked = "token.revoked"
+)
+
 // Command types (requests). Only the owner of the state handles them and
 // answers with events or a command.rejected event.
 const (
@@ -233,6 +239,20 @@ type DeclareIncident struct {
 	Summary  string `json:"summary,omitempty"`
 }
 
+// TokenCreated says an admin created a scoped API token. It never carries
+// the token's secret or hash.
+type TokenCreated struct {
+	TokenID string    `json:"token_id"`
+	User    string    `json:"user"`
+	Name    string    `json:"name,omitempty"`
+	Kind    ActorKind `json:"kind"`
+	Scopes  []string  `json:"scopes"`
+}
+
+// TokenRevoked says an admin revoked a scoped API token; it no longer
+// authenticates.
+type TokenRevoked TokenCreated
+
 var exampleTime = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 
 var exampleRef = IncidentRef{IncidentID: "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e", Number: 42, Version: 2}
@@ -320,6 +340,12 @@ func Catalog() []Spec {
 		{CmdIncidentSeverity, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Severity: "SEV1", Note: "all customers"} }},
 		{CmdIncidentMerge, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Into: "INC-41"} }},
 		{CmdIncidentResponder, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", User: "carol"} }},
+		{TypeTokenCreated, KindEvent, 1, func() any {
+			return TokenCreated{TokenID: "9f86d081884c7d65", User: "grafana", Name: "grafana on prod", Kind: ActorIntegration, Scopes: []string{"incidents:read", "incidents:write"}}
+		}},
+		{TypeTokenRevoked, KindEvent, 1, func() any {
+			return TokenRevoked{TokenID: "9f86d081884c7d65", User: "grafana", Name: "grafana on prod", Kind: ActorIntegration, Scopes: []string{"incidents:read", "incidents:write"}}
+		}},
 	}
 }
 
