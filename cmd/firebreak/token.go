@@ -18,6 +18,8 @@ func newTokenCmd(stdout io.Writer) *cobra.Command {
 		Use:     "token",
 		Aliases: []string{"tokens"},
 		Short:   "Create, list and revoke scoped API tokens (needs an admin token)",
+		Args:    cobra.ArbitraryArgs,
+		RunE:    groupRun,
 		Long: `Scoped API tokens let a person or an integration use the API with only the
 scopes it needs: ` + strings.Join(token.Scopes(), ", ") + `
 (admin implies every other scope). The server keeps only a hash: a token is

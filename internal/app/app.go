@@ -33,6 +33,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/internal/timer"
 	"github.com/firebreak-dev/firebreak/internal/token"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	incidentpg "github.com/firebreak-dev/firebreak/services/incident/store/postgres"
@@ -133,6 +134,7 @@ type App struct {
 	js       jetstream.JetStream
 	router   *bus.Router
 	relays   []*bus.Relay
+	timers   []*timer.Runner
 	http     *httpapi.Server
 	tokens   *token.Authenticator
 	httpAddr net.Addr
@@ -296,6 +298,9 @@ func (a *App) wire(ctx context.Context, name string) error {
 			return err
 		}
 		svc.Routes(a.http, log)
+		if err := a.addTimers(store.Timers(), svc.HandleTimer, log); err != nil {
+			return err
+		}
 		a.Incident = svc
 	}
 	return nil
@@ -346,11 +351,21 @@ func (a *App) openSQLite(ctx context.Context, service string) (*sql.DB, error) {
 	return d, nil
 }
 
+// addTimers runs a service's durable timers on the process clock.
+func (a *App) addTimers(src timer.Source, h timer.Handler, log *slog.Logger) error {
+	r, err := timer.New(src, h, log.With("component", "timers"), timer.Config{Now: a.cfg.Now})
+	if err != nil {
+		return err
+	}
+	a.timers = append(a.timers, r)
+	return nil
+}
+
 // migrationSets are the migration sets of a service's database.
 func migrationSets(service string) []string {
 	switch service {
 	case incident.Name:
-		return []string{"outbox", incident.Name}
+		return []string{"outbox", "timer", incident.Name}
 	}
 	return nil
 }
@@ -403,6 +418,9 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.router.Run(gctx) })
 	g.Go(func() error { return a.tokens.Run(gctx) })
+	for _, r := range a.timers {
+		g.Go(func() error { return r.Run(gctx) })
+	}
 	for _, r := range a.relays {
 		g.Go(func() error { return r.Run(gctx) })
 	}

@@ -146,10 +146,19 @@ func devConfig(dir string) app.Config {
 
 func waitIncident(t *testing.T, c *client.Client, ref string, ok func(incident.IncidentJSON) bool) incident.IncidentJSON {
 	t.Helper()
-	var got incident.IncidentJSON
+	var (
+		got     incident.IncidentJSON
+		lastErr error
+	)
+	defer func() {
+		if t.Failed() {
+			t.Logf("last answer for %s: %+v (error: %v)", ref, got, lastErr)
+		}
+	}()
 	eventually(t, "incident "+ref, func() bool {
 		i, err := c.GetIncident(context.Background(), ref)
 		if err != nil {
+			lastErr = err
 			return false
 		}
 		got = i

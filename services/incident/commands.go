@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/fault"
+	"github.com/firebreak-dev/firebreak/internal/timer"
 )
 
 // Limits on command inputs.
@@ -149,6 +150,9 @@ func (s *Service) move(ctx context.Context, tx Tx, cause events.Envelope, inc In
 		inc.ClosedAt = &now
 	}
 	if err := save(ctx, tx, &inc, now); err != nil {
+		return Incident{}, err
+	}
+	if err := s.ackTimer(ctx, tx, inc, now); err != nil {
 		return Incident{}, err
 	}
 	err := s.emit(ctx, tx, transitionEvent[ch.to], inc, actor, cause, now, events.IncidentTransitioned{
@@ -385,6 +389,9 @@ func (s *Service) apply(ctx context.Context, tx Tx, cmd events.Envelope, c event
 		if err := save(ctx, tx, &inc, now); err != nil {
 			return inc, err
 		}
+		if err := s.ackTimer(ctx, tx, inc, now); err != nil {
+			return inc, err
+		}
 		err = s.emit(ctx, tx, events.TypeIncidentSnoozed, inc, actor, cmd, now,
 			events.IncidentSnoozed{IncidentRef: ref(inc), Minutes: c.Minutes, Until: until, Note: c.Note})
 	case events.CmdIncidentAssign:
@@ -504,6 +511,9 @@ func (s *Service) merge(ctx context.Context, tx Tx, cmd events.Envelope, c event
 	if err := save(ctx, tx, &child, now); err != nil {
 		return child, err
 	}
+	if err := s.ackTimer(ctx, tx, child, now); err != nil {
+		return child, err
+	}
 	return child, s.emit(ctx, tx, events.TypeIncidentMerged, child, cmd.Actor, cmd, now, events.IncidentMerged{
 		IncidentRef: ref(child), From: string(from), Into: ref(parent), AlertsMoved: moved,
 		ParentAlerts: parent.AlertCount, Note: c.Note,
@@ -587,4 +597,71 @@ func (s *Service) reject(ctx context.Context, tx Tx, cmd events.Envelope, incide
 		return fmt.Errorf("emit rejection: %w", err)
 	}
 	return nil
+}
+
+// TimerAckTimeout is the kind of the timer that re-escalates an acknowledged
+// incident when its service's ack timeout, or its snooze, runs out.
+const TimerAckTimeout = "ack_timeout"
+
+// ackTimer keeps an incident's ack-timeout timer in step with its state:
+// pending while it is acknowledged (due at the end of its snooze, or the
+// service's ack timeout after now), gone otherwise.
+func (s *Service) ackTimer(ctx context.Context, tx Tx, inc Incident, now time.Time) error {
+	due := time.Time{}
+	if inc.Status == StatusAcknowledged {
+		if inc.SnoozedUntil != nil {
+			due = *inc.SnoozedUntil
+		} else if svc, err := tx.ServiceGet(ctx, inc.Service); err == nil && svc.AckTimeout > 0 {
+			due = now.Add(svc.AckTimeout)
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	if due.IsZero() {
+		_, err := tx.TimerCancel(ctx, TimerAckTimeout, inc.ID)
+		return err
+	}
+	return tx.TimerSchedule(ctx, timer.Timer{ID: timer.NewID(), Kind: TimerAckTimeout, Key: inc.ID, DueAt: due, CreatedAt: now})
+}
+
+// HandleTimer fires one of the service's timers (a timer.Handler). An
+// ack-timeout timer re-escalates the incident if it is still acknowledged
+// and not snoozed; the escalation service pages the next level.
+func (s *Service) HandleTimer(ctx context.Context, t timer.Timer) error {
+	if t.Kind != TimerAckTimeout {
+		return fmt.Errorf("incident: unknown timer kind %q", t.Kind)
+	}
+	fired := false
+	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
+		fired = false
+		inc, err := tx.IncidentGet(ctx, Ref{ID: t.Key})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if inc.Status != StatusAcknowledged || (inc.SnoozedUntil != nil && inc.SnoozedUntil.After(now)) {
+			return nil
+		}
+		note := "acknowledgement timed out"
+		if inc.SnoozedUntil != nil {
+			note = "snooze ended"
+		}
+		cause, err := events.New("timer.fired", Name, inc.ID, events.System(Name), map[string]string{"kind": t.Kind, "timer_id": t.ID})
+		if err != nil {
+			return err
+		}
+		_, err = s.move(ctx, tx, cause, inc, change{to: StatusEscalated, note: note}, events.System(Name), now)
+		fired = err == nil
+		return err
+	})
+	if errors.Is(err, timer.ErrGone) {
+		return nil
+	}
+	if err == nil && fired {
+		s.commit()
+	}
+	return err
 }

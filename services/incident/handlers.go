@@ -13,8 +13,11 @@ import (
 // consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and
 // postmortem.published events from FB_EVT.
 func (s *Service) Register(r *bus.Router) error {
+	// Alerts are applied strictly in the order they were accepted: a resolve
+	// must never overtake the trigger it resolves. One message in flight
+	// (MaxAckPending 1) keeps that order even when a message is retried.
 	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerAlerts, Stream: bus.StreamAlerts, AckWait: s.cfg.AckWait,
+		Name: ConsumerAlerts, Stream: bus.StreamAlerts, AckWait: s.cfg.AckWait, Workers: 1, MaxAckPending: 1,
 		FilterSubjects: []string{events.SubjectFor(events.TypeAlertReceived)},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleAlert(ctx, env))

@@ -25,6 +25,7 @@ type pending interface {
 }
 
 type harness struct {
+	store  incident.Store
 	svc    *incident.Service
 	outbox pending
 	clock  *clock
@@ -49,11 +50,11 @@ type engine struct {
 
 var engines = []engine{
 	{"sqlite", func(t *testing.T, now func() time.Time) (incident.Store, pending) {
-		d := dbtest.SQLite(t, "outbox", "incident")
+		d := dbtest.SQLite(t, "outbox", "timer", "incident")
 		return sqlite.New(d, now), outboxsqlite.New(d)
 	}},
 	{"postgres", func(t *testing.T, now func() time.Time) (incident.Store, pending) {
-		pool, _ := dbtest.Postgres(t, "outbox", "incident")
+		pool, _ := dbtest.Postgres(t, "outbox", "timer", "incident")
 		return postgres.New(pool, now), outboxpg.New(pool)
 	}},
 }
@@ -65,7 +66,7 @@ func newHarness(t *testing.T, e engine, autoCreate bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{svc: svc, outbox: ob, clock: c}
+	return &harness{store: store, svc: svc, outbox: ob, clock: c}
 }
 
 func (h *harness) types(t *testing.T) []string {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/timer"
 )
 
 // Store is what the incident service needs from its database. The SQLite and
@@ -17,6 +18,13 @@ type Store interface {
 	// InTx retries fn (on a fresh transaction) when the engine reports a
 	// serialization failure or a unique-key race; fn must be safe to re-run.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// FireTimer runs fn for a claimed timer in one transaction that also
+	// deletes the timer, so the timer's effect happens once. It returns
+	// timer.ErrGone (and does not call fn) when the timer was cancelled or
+	// claimed by another runner.
+	FireTimer(ctx context.Context, t timer.Timer, fn func(tx Tx) error) error
+	// Timers is the source a timer.Runner claims due timers from.
+	Timers() timer.Source
 
 	// IncidentGet returns an incident by id or by number (ref.Number > 0).
 	// Errors: ErrNotFound.
@@ -44,6 +52,11 @@ type Tx interface {
 	MarkProcessed(ctx context.Context, consumer, msgID string) (bool, error)
 	// Emit writes envelopes to the outbox.
 	Emit(ctx context.Context, envs ...events.Envelope) error
+	// TimerSchedule schedules t, replacing a timer of the same kind and key.
+	TimerSchedule(ctx context.Context, t timer.Timer) error
+	// TimerCancel cancels the timer of kind and key; it reports whether one
+	// was pending.
+	TimerCancel(ctx context.Context, kind, key string) (bool, error)
 
 	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
 	ServiceGet(ctx context.Context, name string) (TechService, error)

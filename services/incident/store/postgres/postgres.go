@@ -26,6 +26,8 @@ import (
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/db"
 	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
+	"github.com/firebreak-dev/firebreak/internal/timer"
+	timerpostgres "github.com/firebreak-dev/firebreak/internal/timer/postgres"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/incident/store/postgres/gen"
 )
@@ -636,4 +638,25 @@ func timePtr(t pgtype.Timestamptz) *time.Time {
 	}
 	u := t.Time.UTC()
 	return &u
+}
+
+// FireTimer implements incident.Store: the timer's deletion and fn's effect
+// commit together.
+func (s *Store) FireTimer(ctx context.Context, t timer.Timer, fn func(tx incident.Tx) error) error {
+	return timerpostgres.New(s.pool).Fire(ctx, t, func(pgTx pgx.Tx) error {
+		return fn(&Tx{tx: pgTx, q: gen.New(pgTx), now: s.now})
+	})
+}
+
+// Timers implements incident.Store.
+func (s *Store) Timers() timer.Source { return timerpostgres.New(s.pool) }
+
+// TimerSchedule implements incident.Tx.
+func (t *Tx) TimerSchedule(ctx context.Context, tm timer.Timer) error {
+	return timerpostgres.Schedule(ctx, t.tx, tm)
+}
+
+// TimerCancel implements incident.Tx.
+func (t *Tx) TimerCancel(ctx context.Context, kind, key string) (bool, error) {
+	return timerpostgres.Cancel(ctx, t.tx, kind, key)
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/db"
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/internal/timer"
+	timersqlite "github.com/firebreak-dev/firebreak/internal/timer/sqlite"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/incident/store/sqlite/gen"
 )
@@ -664,4 +666,25 @@ func parseNullTime(s sql.NullString) (*time.Time, error) {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// FireTimer implements incident.Store: the timer's deletion and fn's effect
+// commit together.
+func (s *Store) FireTimer(ctx context.Context, t timer.Timer, fn func(tx incident.Tx) error) error {
+	return timersqlite.New(s.db).Fire(ctx, t, func(sqlTx *sql.Tx) error {
+		return fn(&Tx{tx: sqlTx, q: gen.New(sqlTx), now: s.now})
+	})
+}
+
+// Timers implements incident.Store.
+func (s *Store) Timers() timer.Source { return timersqlite.New(s.db) }
+
+// TimerSchedule implements incident.Tx.
+func (t *Tx) TimerSchedule(ctx context.Context, tm timer.Timer) error {
+	return timersqlite.Schedule(ctx, t.tx, tm)
+}
+
+// TimerCancel implements incident.Tx.
+func (t *Tx) TimerCancel(ctx context.Context, kind, key string) (bool, error) {
+	return timersqlite.Cancel(ctx, t.tx, kind, key)
 }
