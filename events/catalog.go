@@ -323,6 +323,27 @@ func Catalog() []Spec {
 			return CommandRejected{CommandID: "0195f3a2-7c4e-7b3a-9d2e-000000000003", CommandType: CmdIncidentResolve,
 				IncidentID: exampleRef.IncidentID, Code: "illegal_transition", Reason: "incident INC-42 is already resolved"}
 		}},
+		{TypePageRequested, KindEvent, 1, func() any {
+			return PageRequested{IncidentID: exampleRef.IncidentID, Number: 42, Title: "Disk 95% full on db1", Severity: "SEV1",
+				Service: "checkout", Level: 1, Policy: "web", Target: PageTarget{Type: "schedule", ID: "web-primary"}, User: "alice",
+				ContactMethod: &PageContact{Name: "work-slack", Type: "slack", Address: "U024BE7LH"},
+				IdempotencyKey: exampleRef.IncidentID + "/1/1/alice/work-slack"}
+		}},
+		{TypePageSuppressed, KindEvent, 1, func() any {
+			return PageSuppressed{IncidentID: exampleRef.IncidentID, Number: 42, Service: "checkout", Reason: "maintenance", WindowID: "db-upgrade"}
+		}},
+		{TypeEscalationExhausted, KindEvent, 1, func() any {
+			return EscalationExhausted{IncidentID: exampleRef.IncidentID, Number: 42, Service: "checkout", Policy: "web", Level: 5, Repeat: 1}
+		}},
+		{TypeServiceConfigured, KindEvent, 1, func() any {
+			return ServiceConfigured{Name: "checkout", Description: "the web shop", EscalationPolicy: "web", AckTimeoutMs: 1800000,
+				SeverityMap: map[string]string{"warning": "SEV2"}}
+		}},
+		{TypeServiceRemoved, KindEvent, 1, func() any { return ServiceRemoved{Name: "legacy-batch"} }},
+		{TypeConfigApplied, KindEvent, 1, func() any {
+			return ConfigApplied{Changes: []ConfigChange{{Kind: "service", Name: "checkout", Op: "update", Fields: []string{"escalation_policy"}},
+				{Kind: "user", Name: "carol", Op: "create"}, {Kind: "service", Name: "legacy-batch", Op: "delete"}}}
+		}},
 		{CmdIncidentAcknowledge, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42"} }},
 		{CmdIncidentResolve, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "fixed"} }},
 		{CmdIncidentAddNote, KindCommand, 1, func() any { return IncidentCommand{Incident: "INC-42", Note: "rolled back deploy 118"} }},
