@@ -626,14 +626,20 @@ func (s *Service) ackTimer(ctx context.Context, tx Tx, inc Incident, now time.Ti
 
 // HandleTimer fires one of the service's timers (a timer.Handler). An
 // ack-timeout timer re-escalates the incident if it is still acknowledged
-// and not snoozed; the escalation service pages the next level.
+// and not snoozed (the escalation service pages the next level); a heartbeat
+// timer opens the monitor's incident if no ping came in time.
 func (s *Service) HandleTimer(ctx context.Context, t timer.Timer) error {
-	if t.Kind != TimerAckTimeout {
+	if t.Kind != TimerAckTimeout && t.Kind != TimerHeartbeat {
 		return fmt.Errorf("incident: unknown timer kind %q", t.Kind)
 	}
 	fired := false
 	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
 		fired = false
+		if t.Kind == TimerHeartbeat {
+			var err error
+			fired, err = s.fireHeartbeat(ctx, tx, t)
+			return err
+		}
 		inc, err := tx.IncidentGet(ctx, Ref{ID: t.Key})
 		if errors.Is(err, ErrNotFound) {
 			return nil

@@ -140,6 +140,7 @@ func (s *Service) Routes(srv *httpapi.Server, logger *slog.Logger) {
 	for action, typ := range Actions {
 		srv.Handle("POST /api/v1/incidents/{ref}/"+action, httpapi.ScopeIncidentsWrite, h.command(typ))
 	}
+	s.heartbeatRoutes(srv, logger)
 }
 
 type handler struct {

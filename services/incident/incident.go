@@ -60,6 +60,8 @@ var (
 	// ErrPostmortemRequired refuses closing a SEV1/SEV2 incident whose
 	// post-mortem is not published.
 	ErrPostmortemRequired = fault.New(fault.Conflict, "postmortem_required", "post-mortem required")
+	// ErrHeartbeatExists refuses a second heartbeat monitor of one name.
+	ErrHeartbeatExists = fault.New(fault.Conflict, "heartbeat_exists", "heartbeat exists")
 	// ErrReopenWindow refuses reopening an incident resolved too long ago.
 	ErrReopenWindow = fault.New(fault.Conflict, "reopen_window_passed", "reopen window passed")
 )

@@ -129,46 +129,49 @@ func (s *Service) HandleAlert(ctx context.Context, env events.Envelope) error {
 		if err != nil || !first {
 			return err
 		}
-		svc, err := s.ensureService(ctx, tx, a.Service)
-		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		open, err := tx.IncidentOpenByDedup(ctx, a.Service, a.DedupKey)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			if a.EventAction != events.ActionTrigger {
-				return nil // nothing open to acknowledge or resolve
-			}
-			wrote = true
-			return s.open(ctx, tx, env, a, svc, now)
-		case err != nil:
-			return err
-		}
-		actor := env.Actor
-		switch a.EventAction {
-		case events.ActionTrigger:
-			open.AlertCount++
-			open.LastAlertAt = now
-			open.UpdatedAt = now
-			open.Version++
-			return tx.IncidentUpdate(ctx, open, open.Version-1)
-		case events.ActionAcknowledge:
-			if open.Status != StatusTriggered {
-				return nil
-			}
-			wrote = true
-			_, err := s.move(ctx, tx, env, open, change{to: StatusAcknowledged, note: "acknowledged by " + a.Integration}, actor, now)
-			return err
-		case events.ActionResolve:
-			wrote = true
-			_, err := s.move(ctx, tx, env, open, change{to: StatusResolved, note: "resolved by " + a.Integration}, actor, now)
-			return err
-		}
-		return fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", env.ID, a.EventAction)
+		wrote, err = s.applyAlert(ctx, tx, env, a)
+		return err
 	})
 	if err == nil && wrote {
 		s.commit()
 	}
 	return err
+}
+
+// applyAlert applies one alert inside tx: a trigger opens an incident or
+// counts a repeat on the open one; acknowledge and resolve move the open
+// incident of the dedup key and are ignored when there is none. It reports
+// whether it wrote events.
+func (s *Service) applyAlert(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived) (bool, error) {
+	svc, err := s.ensureService(ctx, tx, a.Service)
+	if err != nil {
+		return false, err
+	}
+	now := s.now().UTC()
+	open, err := tx.IncidentOpenByDedup(ctx, a.Service, a.DedupKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if a.EventAction != events.ActionTrigger {
+			return false, nil // nothing open to acknowledge or resolve
+		}
+		return true, s.open(ctx, tx, cause, a, svc, now)
+	case err != nil:
+		return false, err
+	}
+	switch a.EventAction {
+	case events.ActionTrigger:
+		open.AlertCount++
+		open.LastAlertAt = now
+		return false, save(ctx, tx, &open, now)
+	case events.ActionAcknowledge:
+		if open.Status != StatusTriggered && open.Status != StatusEscalated {
+			return false, nil
+		}
+		_, err := s.move(ctx, tx, cause, open, change{to: StatusAcknowledged, note: "acknowledged by " + a.Integration}, cause.Actor, now)
+		return true, err
+	case events.ActionResolve:
+		_, err := s.move(ctx, tx, cause, open, change{to: StatusResolved, note: "resolved by " + a.Integration}, cause.Actor, now)
+		return true, err
+	}
+	return false, fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", cause.ID, a.EventAction)
 }

@@ -39,6 +39,8 @@ type Store interface {
 	ActionList(ctx context.Context, incidentID string) ([]Action, error)
 	// ResponderList returns an incident's responders, in the order added.
 	ResponderList(ctx context.Context, incidentID string) ([]Responder, error)
+	// HeartbeatList returns every heartbeat monitor, by name.
+	HeartbeatList(ctx context.Context) ([]Heartbeat, error)
 	// ServiceList returns every technical service, by name.
 	ServiceList(ctx context.Context) ([]TechService, error)
 	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
@@ -85,6 +87,19 @@ type Tx interface {
 	// ResponderAdd adds a responder to an incident; it reports false when
 	// the user already was one. Errors: ErrNotFound for an unknown incident.
 	ResponderAdd(ctx context.Context, r Responder) (bool, error)
+	// HeartbeatCreate stores a new heartbeat monitor with the SHA-256 (hex)
+	// of its key. Errors: ErrConflict when the name is taken.
+	HeartbeatCreate(ctx context.Context, hb Heartbeat, keyHash string) error
+	// HeartbeatGet returns a monitor by id. Errors: ErrNotFound.
+	HeartbeatGet(ctx context.Context, id string) (Heartbeat, error)
+	// HeartbeatByName returns a monitor by name. Errors: ErrNotFound.
+	HeartbeatByName(ctx context.Context, name string) (Heartbeat, error)
+	// HeartbeatByKeyHash returns the monitor whose key hashes to keyHash.
+	// Errors: ErrNotFound.
+	HeartbeatByKeyHash(ctx context.Context, keyHash string) (Heartbeat, error)
+	// HeartbeatUpdate writes a monitor's status and last ping.
+	// Errors: ErrNotFound.
+	HeartbeatUpdate(ctx context.Context, hb Heartbeat) error
 	// ServiceUpdate overwrites a technical service's settings (found by
 	// name; the id and creation time stay). Errors: ErrNotFound.
 	ServiceUpdate(ctx context.Context, s TechService) error
@@ -156,3 +171,22 @@ type Note struct {
 	Author     events.Actor
 	CreatedAt  time.Time
 }
+
+// Heartbeat is a monitor that expects a ping at least every Interval.
+type Heartbeat struct {
+	ID       string
+	Name     string
+	Service  string
+	Interval time.Duration
+	// Status is HeartbeatNew until the first ping, then up or down.
+	Status     string
+	LastPingAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Heartbeat statuses.
+const (
+	HeartbeatNew  = "new"
+	HeartbeatUp   = "up"
+	HeartbeatDown = "down"
+)

@@ -660,3 +660,73 @@ func (t *Tx) TimerSchedule(ctx context.Context, tm timer.Timer) error {
 func (t *Tx) TimerCancel(ctx context.Context, kind, key string) (bool, error) {
 	return timerpostgres.Cancel(ctx, t.tx, kind, key)
 }
+
+// HeartbeatList implements incident.Store.
+func (s *Store) HeartbeatList(ctx context.Context) ([]incident.Heartbeat, error) {
+	rows, err := gen.New(s.pool).HeartbeatList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list heartbeats: %w", err)
+	}
+	out := make([]incident.Heartbeat, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fromHeartbeatRow(r))
+	}
+	return out, nil
+}
+
+// HeartbeatCreate implements incident.Tx.
+func (t *Tx) HeartbeatCreate(ctx context.Context, hb incident.Heartbeat, keyHash string) error {
+	if _, err := t.HeartbeatByName(ctx, hb.Name); err == nil {
+		return fmt.Errorf("heartbeat %q exists: %w", hb.Name, incident.ErrHeartbeatExists)
+	}
+	err := t.q.HeartbeatInsert(ctx, gen.HeartbeatInsertParams{
+		ID: hb.ID, Name: hb.Name, Service: hb.Service, IntervalSeconds: int32(hb.Interval / time.Second),
+		KeyHash: keyHash, Status: hb.Status, LastPingAt: nullTS(hb.LastPingAt), CreatedAt: ts(hb.CreatedAt),
+	})
+	if err != nil {
+		return fmt.Errorf("insert heartbeat %s: %w", hb.Name, err)
+	}
+	return nil
+}
+
+// HeartbeatGet implements incident.Tx.
+func (t *Tx) HeartbeatGet(ctx context.Context, id string) (incident.Heartbeat, error) {
+	return heartbeatRow(t.q.HeartbeatGetByID(ctx, id))
+}
+
+// HeartbeatByName implements incident.Tx.
+func (t *Tx) HeartbeatByName(ctx context.Context, name string) (incident.Heartbeat, error) {
+	return heartbeatRow(t.q.HeartbeatGetByName(ctx, name))
+}
+
+// HeartbeatByKeyHash implements incident.Tx.
+func (t *Tx) HeartbeatByKeyHash(ctx context.Context, keyHash string) (incident.Heartbeat, error) {
+	return heartbeatRow(t.q.HeartbeatGetByKeyHash(ctx, keyHash))
+}
+
+// HeartbeatUpdate implements incident.Tx.
+func (t *Tx) HeartbeatUpdate(ctx context.Context, hb incident.Heartbeat) error {
+	n, err := t.q.HeartbeatUpdate(ctx, gen.HeartbeatUpdateParams{Status: hb.Status, LastPingAt: nullTS(hb.LastPingAt), ID: hb.ID})
+	if err != nil {
+		return fmt.Errorf("update heartbeat %s: %w", hb.Name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("heartbeat %s: %w", hb.ID, incident.ErrNotFound)
+	}
+	return nil
+}
+
+func heartbeatRow(r gen.Heartbeat, err error) (incident.Heartbeat, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.Heartbeat{}, fmt.Errorf("heartbeat: %w", incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Heartbeat{}, fmt.Errorf("get heartbeat: %w", err)
+	}
+	return fromHeartbeatRow(r), nil
+}
+
+func fromHeartbeatRow(r gen.Heartbeat) incident.Heartbeat {
+	return incident.Heartbeat{ID: r.ID, Name: r.Name, Service: r.Service, Interval: time.Duration(r.IntervalSeconds) * time.Second,
+		Status: r.Status, LastPingAt: timePtr(r.LastPingAt), CreatedAt: r.CreatedAt.Time.UTC()}
+}

@@ -127,3 +127,22 @@ ON CONFLICT (incident_id, user_id) DO NOTHING;
 -- name: ResponderListByIncident :many
 SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
 FROM incident_responders WHERE incident_id = $1 ORDER BY seq;
+
+-- name: HeartbeatInsert :exec
+INSERT INTO heartbeats (id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: HeartbeatGetByID :one
+SELECT * FROM heartbeats WHERE id = $1;
+
+-- name: HeartbeatGetByKeyHash :one
+SELECT * FROM heartbeats WHERE key_hash = $1;
+
+-- name: HeartbeatList :many
+SELECT * FROM heartbeats ORDER BY name;
+
+-- name: HeartbeatUpdate :execrows
+UPDATE heartbeats SET status = $1, last_ping_at = $2 WHERE id = $3;
+
+-- name: HeartbeatGetByName :one
+SELECT * FROM heartbeats WHERE name = $1;

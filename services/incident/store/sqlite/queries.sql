@@ -128,3 +128,22 @@ ON CONFLICT (incident_id, user_id) DO NOTHING;
 -- Rowid order is the order added.
 SELECT incident_id, user_id, added_by_kind, added_by_id, added_by_name, added_by_channel, added_at
 FROM incident_responders WHERE incident_id = ? ORDER BY rowid;
+
+-- name: HeartbeatInsert :exec
+INSERT INTO heartbeats (id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: HeartbeatGetByID :one
+SELECT * FROM heartbeats WHERE id = ?;
+
+-- name: HeartbeatGetByKeyHash :one
+SELECT * FROM heartbeats WHERE key_hash = ?;
+
+-- name: HeartbeatList :many
+SELECT * FROM heartbeats ORDER BY name;
+
+-- name: HeartbeatUpdate :execrows
+UPDATE heartbeats SET status = ?, last_ping_at = ? WHERE id = ?;
+
+-- name: HeartbeatGetByName :one
+SELECT * FROM heartbeats WHERE name = ?;

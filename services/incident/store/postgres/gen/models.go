@@ -8,6 +8,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type Heartbeat struct {
+	ID              string
+	Name            string
+	Service         string
+	IntervalSeconds int32
+	KeyHash         string
+	Status          string
+	LastPingAt      pgtype.Timestamptz
+	CreatedAt       pgtype.Timestamptz
+}
+
 type Incident struct {
 	ID                    string
 	Number                int64

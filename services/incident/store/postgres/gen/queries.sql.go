@@ -78,6 +78,147 @@ func (q *Queries) ActionListByIncident(ctx context.Context, incidentID string) (
 	return items, nil
 }
 
+const heartbeatGetByID = `-- name: HeartbeatGetByID :one
+SELECT id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at FROM heartbeats WHERE id = $1
+`
+
+func (q *Queries) HeartbeatGetByID(ctx context.Context, id string) (Heartbeat, error) {
+	row := q.db.QueryRow(ctx, heartbeatGetByID, id)
+	var i Heartbeat
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Service,
+		&i.IntervalSeconds,
+		&i.KeyHash,
+		&i.Status,
+		&i.LastPingAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const heartbeatGetByKeyHash = `-- name: HeartbeatGetByKeyHash :one
+SELECT id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at FROM heartbeats WHERE key_hash = $1
+`
+
+func (q *Queries) HeartbeatGetByKeyHash(ctx context.Context, keyHash string) (Heartbeat, error) {
+	row := q.db.QueryRow(ctx, heartbeatGetByKeyHash, keyHash)
+	var i Heartbeat
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Service,
+		&i.IntervalSeconds,
+		&i.KeyHash,
+		&i.Status,
+		&i.LastPingAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const heartbeatGetByName = `-- name: HeartbeatGetByName :one
+SELECT id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at FROM heartbeats WHERE name = $1
+`
+
+func (q *Queries) HeartbeatGetByName(ctx context.Context, name string) (Heartbeat, error) {
+	row := q.db.QueryRow(ctx, heartbeatGetByName, name)
+	var i Heartbeat
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Service,
+		&i.IntervalSeconds,
+		&i.KeyHash,
+		&i.Status,
+		&i.LastPingAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const heartbeatInsert = `-- name: HeartbeatInsert :exec
+INSERT INTO heartbeats (id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+`
+
+type HeartbeatInsertParams struct {
+	ID              string
+	Name            string
+	Service         string
+	IntervalSeconds int32
+	KeyHash         string
+	Status          string
+	LastPingAt      pgtype.Timestamptz
+	CreatedAt       pgtype.Timestamptz
+}
+
+func (q *Queries) HeartbeatInsert(ctx context.Context, arg HeartbeatInsertParams) error {
+	_, err := q.db.Exec(ctx, heartbeatInsert,
+		arg.ID,
+		arg.Name,
+		arg.Service,
+		arg.IntervalSeconds,
+		arg.KeyHash,
+		arg.Status,
+		arg.LastPingAt,
+		arg.CreatedAt,
+	)
+	return err
+}
+
+const heartbeatList = `-- name: HeartbeatList :many
+SELECT id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at FROM heartbeats ORDER BY name
+`
+
+func (q *Queries) HeartbeatList(ctx context.Context) ([]Heartbeat, error) {
+	rows, err := q.db.Query(ctx, heartbeatList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Heartbeat
+	for rows.Next() {
+		var i Heartbeat
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Service,
+			&i.IntervalSeconds,
+			&i.KeyHash,
+			&i.Status,
+			&i.LastPingAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const heartbeatUpdate = `-- name: HeartbeatUpdate :execrows
+UPDATE heartbeats SET status = $1, last_ping_at = $2 WHERE id = $3
+`
+
+type HeartbeatUpdateParams struct {
+	Status     string
+	LastPingAt pgtype.Timestamptz
+	ID         string
+}
+
+func (q *Queries) HeartbeatUpdate(ctx context.Context, arg HeartbeatUpdateParams) (int64, error) {
+	result, err := q.db.Exec(ctx, heartbeatUpdate, arg.Status, arg.LastPingAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const incidentGetByID = `-- name: IncidentGetByID :one
 SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE id = $1
 `

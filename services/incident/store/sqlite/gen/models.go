@@ -8,6 +8,17 @@ import (
 	"database/sql"
 )
 
+type Heartbeat struct {
+	ID              string
+	Name            string
+	Service         string
+	IntervalSeconds int64
+	KeyHash         string
+	Status          string
+	LastPingAt      sql.NullString
+	CreatedAt       string
+}
+
 type Incident struct {
 	ID                    string
 	Number                int64
