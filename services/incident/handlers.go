@@ -10,8 +10,8 @@ import (
 )
 
 // Register subscribes the service's handlers, each on its own durable
-// consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and
-// postmortem.published events from FB_EVT.
+// consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and from
+// FB_EVT the service configuration (in order) and postmortem.published.
 func (s *Service) Register(r *bus.Router) error {
 	// Alerts are applied strictly in the order they were accepted: a resolve
 	// must never overtake the trigger it resolves. One message in flight
@@ -30,6 +30,14 @@ func (s *Service) Register(r *bus.Router) error {
 	}, func(ctx context.Context, env events.Envelope) error {
 		_, err := s.Execute(ctx, env, true)
 		return busError(err)
+	}); err != nil {
+		return err
+	}
+	if err := r.Handle(bus.ConsumerConfig{
+		Name: ConsumerServices, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait, Workers: 1, MaxAckPending: 1,
+		FilterSubjects: []string{events.SubjectFor(events.TypeServiceConfigured), events.SubjectFor(events.TypeServiceRemoved)},
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandleServiceConfig(ctx, env))
 	}); err != nil {
 		return err
 	}

@@ -312,3 +312,40 @@ func equal(a, b []string) bool {
 	}
 	return true
 }
+
+// TestServiceConfig: service.configured sets a service's severity overrides
+// and ack timeout; service.removed clears them; redelivery changes nothing.
+func TestServiceConfig(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine) {
+		h := newHarness(t, e, false)
+		ctx := context.Background()
+		conf := events.MustNew(events.TypeServiceConfigured, "escalation", "checkout", events.System("escalation"),
+			events.ServiceConfigured{Name: "checkout", Description: "shop", EscalationPolicy: "web", AckTimeoutMs: 600000,
+				SeverityMap: map[string]string{"error": "SEV1"}})
+		for range 2 {
+			if err := h.svc.HandleServiceConfig(ctx, conf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// the service now exists (auto-creation is off) and maps error → SEV1
+		if err := h.svc.HandleAlert(ctx, alert(events.ActionTrigger, "k")); err != nil {
+			t.Fatal(err)
+		}
+		inc, err := h.svc.Get(ctx, "INC-1")
+		if err != nil || inc.Severity != "SEV1" {
+			t.Fatalf("severity override: %+v %v", inc, err)
+		}
+		svc, err := h.store.ServiceGet(ctx, "checkout")
+		if err != nil || svc.AckTimeout != 10*time.Minute || svc.EscalationPolicy != "web" || svc.Description != "shop" {
+			t.Fatalf("settings: %+v %v", svc, err)
+		}
+		rm := events.MustNew(events.TypeServiceRemoved, "escalation", "checkout", events.System("escalation"), events.ServiceRemoved{Name: "checkout"})
+		if err := h.svc.HandleServiceConfig(ctx, rm); err != nil {
+			t.Fatal(err)
+		}
+		if svc, _ = h.store.ServiceGet(ctx, "checkout"); svc.AckTimeout != 0 || svc.EscalationPolicy != "" || len(svc.SeverityMap) != 0 {
+			t.Fatalf("after removal: %+v", svc)
+		}
+	})
+}
