@@ -35,6 +35,9 @@ import (
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
 	"github.com/firebreak-dev/firebreak/internal/timer"
 	"github.com/firebreak-dev/firebreak/internal/token"
+	"github.com/firebreak-dev/firebreak/services/escalation"
+	escalationpg "github.com/firebreak-dev/firebreak/services/escalation/store/postgres"
+	escalationsqlite "github.com/firebreak-dev/firebreak/services/escalation/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	incidentpg "github.com/firebreak-dev/firebreak/services/incident/store/postgres"
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
@@ -42,7 +45,7 @@ import (
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -144,6 +147,9 @@ type App struct {
 
 	// Incident is the incident service when this process runs it (tests).
 	Incident *incident.Service
+	// Escalation is the escalation service when this process runs it
+	// (tests).
+	Escalation *escalation.Service
 
 	closeOnce sync.Once
 }
@@ -302,7 +308,52 @@ func (a *App) wire(ctx context.Context, name string) error {
 			return err
 		}
 		a.Incident = svc
+	case escalation.Name:
+		return a.wireEscalation(ctx, log)
 	}
+	return nil
+}
+
+// wireEscalation builds the escalation service: its store, the relay of its
+// outbox, its consumer, its routes and the runner of its timers, which it
+// pokes after every transaction that scheduled one.
+func (a *App) wireEscalation(ctx context.Context, log *slog.Logger) error {
+	var (
+		store  escalation.Store
+		outbox bus.OutboxStore
+	)
+	if a.cfg.Postgres != "" {
+		pool, err := a.openPostgres(ctx, escalation.Name)
+		if err != nil {
+			return err
+		}
+		store, outbox = escalationpg.New(pool, a.cfg.Now), outboxpg.New(pool)
+	} else {
+		d, err := a.openSQLite(ctx, escalation.Name)
+		if err != nil {
+			return err
+		}
+		store, outbox = escalationsqlite.New(d, a.cfg.Now), outboxsqlite.New(d)
+	}
+	relay := bus.NewRelay(a.js, outbox, log, bus.RelayConfig{})
+	a.relays = append(a.relays, relay)
+	var runner *timer.Runner // set below, before anything runs
+	svc, err := escalation.New(store, log, escalation.Options{
+		Now: a.cfg.Now, OnCommit: relay.Notify, OnTimer: func() { runner.Notify() }, AckWait: a.cfg.AckWait,
+	})
+	if err != nil {
+		return err
+	}
+	runner, err = timer.New(store.Timers(), svc.HandleTimer, log.With("component", "timers"), timer.Config{Now: a.cfg.Now})
+	if err != nil {
+		return err
+	}
+	a.timers = append(a.timers, runner)
+	if err := svc.Register(a.router); err != nil {
+		return err
+	}
+	svc.Routes(a.http, log)
+	a.Escalation = svc
 	return nil
 }
 
@@ -366,6 +417,8 @@ func migrationSets(service string) []string {
 	switch service {
 	case incident.Name:
 		return []string{"outbox", "timer", incident.Name}
+	case escalation.Name:
+		return []string{"outbox", "timer", escalation.Name}
 	}
 	return nil
 }
