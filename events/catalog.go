@@ -228,6 +228,10 @@ type IncidentCommand struct {
 	Into string `json:"into,omitempty"`
 	// Level is the escalation level reached (escalate; 0 = next level).
 	Level int `json:"level,omitempty"`
+	// OnlyUnacknowledged makes an escalate command a no-op refusal when the
+	// incident was acknowledged in the meantime (the escalation service's
+	// step timer racing a person's acknowledgement).
+	OnlyUnacknowledged bool `json:"only_unacknowledged,omitempty"`
 }
 
 // DeclareIncident is the data of incident.declare: a person opens an
@@ -326,7 +330,7 @@ func Catalog() []Spec {
 		{TypePageRequested, KindEvent, 1, func() any {
 			return PageRequested{IncidentID: exampleRef.IncidentID, Number: 42, Title: "Disk 95% full on db1", Severity: "SEV1",
 				Service: "checkout", Level: 1, Policy: "web", Target: PageTarget{Type: "schedule", ID: "web-primary"}, User: "alice",
-				ContactMethod: &PageContact{Name: "work-slack", Type: "slack", Address: "U024BE7LH"},
+				ContactMethod:  &PageContact{Name: "work-slack", Type: "slack", Address: "U024BE7LH"},
 				IdempotencyKey: exampleRef.IncidentID + "/1/1/alice/work-slack"}
 		}},
 		{TypePageSuppressed, KindEvent, 1, func() any {

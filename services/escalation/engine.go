@@ -568,7 +568,7 @@ func (r *run) step(ctx context.Context, incidentID string, p stepPayload) error 
 	if (next-1)/len(pol.Levels) > pol.Repeat {
 		return r.exhaust(ctx, &esc, pol, next)
 	}
-	cmd := events.IncidentCommand{Incident: incidentID, Level: next,
+	cmd := events.IncidentCommand{Incident: incidentID, Level: next, OnlyUnacknowledged: true,
 		Note: fmt.Sprintf("no acknowledgement within %d min", p.Delay)}
 	key := fmt.Sprintf("escalate:%s/%d/%d", incidentID, esc.Round, next)
 	return r.emit(ctx, events.CmdIncidentEscalate, incidentID, cmd, events.WithID(deterministicID(key)))

@@ -347,6 +347,9 @@ func (s *Service) apply(ctx context.Context, tx Tx, cmd events.Envelope, c event
 	case events.CmdIncidentAcknowledge:
 		inc, err = s.move(ctx, tx, cmd, inc, change{to: StatusAcknowledged, note: c.Note}, actor, now)
 	case events.CmdIncidentEscalate:
+		if c.OnlyUnacknowledged && inc.Status != StatusTriggered && inc.Status != StatusEscalated {
+			return inc, fault.Wrap(ErrIllegalTransition, "%s is %s: not escalating an incident someone took", inc.Key(), inc.Status)
+		}
 		inc, err = s.move(ctx, tx, cmd, inc, change{to: StatusEscalated, note: c.Note, level: c.Level}, actor, now)
 	case events.CmdIncidentResolve:
 		inc, err = s.move(ctx, tx, cmd, inc, change{to: StatusResolved, note: c.Note}, actor, now)

@@ -245,3 +245,33 @@ func TestReopenAndMerge(t *testing.T) {
 		h.types(t)
 	})
 }
+
+// TestEscalateOnlyUnacknowledged: the escalation service's step timer can
+// race an acknowledgement; its escalate command then changes nothing.
+func TestEscalateOnlyUnacknowledged(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine) {
+		h := newHarness(t, e, true)
+		ctx := context.Background()
+		if err := h.svc.HandleAlert(ctx, alert(events.ActionTrigger, "k")); err != nil {
+			t.Fatal(err)
+		}
+		auto := func(c *events.IncidentCommand) { c.OnlyUnacknowledged = true; c.Level = 2 }
+		if inc, err := h.svc.Execute(ctx, cmdWith(events.CmdIncidentEscalate, "INC-1", auto), true); err != nil || inc.EscalationLevel != 2 {
+			t.Fatalf("escalate a triggered incident: %+v %v", inc, err)
+		}
+		if _, err := h.svc.Execute(ctx, cmdWith(events.CmdIncidentAcknowledge, "INC-1", nil), false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.svc.Execute(ctx, cmdWith(events.CmdIncidentEscalate, "INC-1", auto), true); !errors.Is(err, incident.ErrIllegalTransition) {
+			t.Fatalf("automatic escalate after ack: %v", err)
+		}
+		if inc, _ := h.svc.Get(ctx, "INC-1"); inc.Status != incident.StatusAcknowledged {
+			t.Fatalf("the ack was undone: %+v", inc)
+		}
+		// a person may still escalate an acknowledged incident
+		if inc, err := h.svc.Execute(ctx, cmdWith(events.CmdIncidentEscalate, "INC-1", nil), false); err != nil || inc.Status != incident.StatusEscalated {
+			t.Fatalf("manual escalate: %+v %v", inc, err)
+		}
+	})
+}
