@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,9 +27,6 @@ import (
 	"github.com/firebreak-dev/firebreak/services/escalation/schedule"
 	"github.com/firebreak-dev/firebreak/services/escalation/store/postgres/gen"
 )
-
-// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
-const maxAttempts = 5
 
 // SQLSTATEs InTx retries.
 const (
@@ -61,18 +57,11 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store {
 // a unique violation (another replica won a race), InTx re-runs fn on a
 // fresh transaction, up to 5 times in all, and then returns the last error.
 func (s *Store) InTx(ctx context.Context, fn func(tx escalation.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.InPgTx(ctx, s.pool, func(pgTx pgx.Tx) error {
+	return db.Retry(ctx, retryable, func() error {
+		return db.InPgTx(ctx, s.pool, func(pgTx pgx.Tx) error {
 			return fn(s.tx(pgTx))
 		})
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return err
-		}
-		if werr := backoff(ctx, attempt); werr != nil {
-			return err
-		}
-	}
+	})
 }
 
 func retryable(err error) bool {
@@ -91,20 +80,6 @@ func retryable(err error) bool {
 
 func (s *Store) tx(pgTx pgx.Tx) *Tx {
 	return &Tx{tx: pgTx, q: gen.New(pgTx), now: s.now, readVersion: -1}
-}
-
-// backoff waits a little, growing and jittered, before attempt+1.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1<<attempt) * time.Millisecond
-	d += rand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // FireTimer implements escalation.Store: the timer's deletion and fn's

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -21,9 +20,6 @@ import (
 	"github.com/firebreak-dev/firebreak/services/escalation/schedule"
 	"github.com/firebreak-dev/firebreak/services/escalation/store/sqlite/gen"
 )
-
-// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
-const maxAttempts = 5
 
 // Store is the escalation store on a SQLite database migrated with the
 // "outbox", "timer" and "escalation" sets.
@@ -46,36 +42,15 @@ func New(d *sql.DB, now func() time.Time) *Store {
 // so a conflict here is one fn found itself (ErrConflict); InTx re-runs fn on
 // a fresh transaction up to 5 times in all and then returns fn's error.
 func (s *Store) InTx(ctx context.Context, fn func(tx escalation.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.InTx(ctx, s.db, func(sqlTx *sql.Tx) error {
+	return db.Retry(ctx, func(err error) bool { return errors.Is(err, escalation.ErrConflict) }, func() error {
+		return db.InTx(ctx, s.db, func(sqlTx *sql.Tx) error {
 			return fn(s.tx(sqlTx))
 		})
-		if err == nil || attempt == maxAttempts || !errors.Is(err, escalation.ErrConflict) {
-			return err
-		}
-		if werr := backoff(ctx, attempt); werr != nil {
-			return err
-		}
-	}
+	})
 }
 
 func (s *Store) tx(sqlTx *sql.Tx) *Tx {
 	return &Tx{tx: sqlTx, q: gen.New(sqlTx), now: s.now, readVersion: -1}
-}
-
-// backoff waits a little, growing and jittered, before attempt+1.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1<<attempt) * time.Millisecond
-	d += rand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // FireTimer implements escalation.Store: the timer's deletion and fn's

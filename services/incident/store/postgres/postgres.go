@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,9 +30,6 @@ import (
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/incident/store/postgres/gen"
 )
-
-// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
-const maxAttempts = 5
 
 // defaultListLimit applies when ListFilter.Limit is not positive.
 const defaultListLimit = 100
@@ -71,18 +67,11 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store {
 // re-runs fn on a fresh transaction, up to 5 times in all, and then returns
 // the last error unchanged.
 func (s *Store) InTx(ctx context.Context, fn func(tx incident.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.InPgTx(ctx, s.pool, func(pgTx pgx.Tx) error {
+	return db.Retry(ctx, retryable, func() error {
+		return db.InPgTx(ctx, s.pool, func(pgTx pgx.Tx) error {
 			return fn(&Tx{tx: pgTx, q: gen.New(pgTx), now: s.now})
 		})
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return err
-		}
-		if werr := backoff(ctx, attempt); werr != nil {
-			return err
-		}
-	}
+	})
 }
 
 func retryable(err error) bool {
@@ -97,21 +86,6 @@ func retryable(err error) bool {
 		}
 	}
 	return false
-}
-
-// backoff waits a little, growing and jittered, before attempt+1, so racing
-// replicas do not collide again in lockstep.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1<<attempt) * time.Millisecond
-	d += rand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // IncidentGet implements incident.Store.

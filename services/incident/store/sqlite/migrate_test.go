@@ -60,7 +60,7 @@ func TestMigrateLifecycle(t *testing.T) {
 				t.Errorf("%s: pre-existing incident = %+v, want the column defaults", step, got)
 			}
 		case "down":
-			if _, err := p.Down(ctx); err != nil {
+			if _, err := p.DownTo(ctx, 1); err != nil {
 				t.Fatalf("down: %v", err)
 			}
 			var n int

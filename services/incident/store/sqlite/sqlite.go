@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -26,9 +25,6 @@ import (
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/incident/store/sqlite/gen"
 )
-
-// maxAttempts bounds how often InTx runs fn when it fails with a conflict.
-const maxAttempts = 5
 
 // defaultListLimit applies when ListFilter.Limit is not positive.
 const defaultListLimit = 100
@@ -56,36 +52,15 @@ func New(d *sql.DB, now func() time.Time) *Store {
 // for example against a row it read before this transaction); InTx re-runs
 // fn on a fresh transaction up to 5 times in all and then returns fn's error.
 func (s *Store) InTx(ctx context.Context, fn func(tx incident.Tx) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.InTx(ctx, s.db, func(sqlTx *sql.Tx) error {
+	return db.Retry(ctx, retryable, func() error {
+		return db.InTx(ctx, s.db, func(sqlTx *sql.Tx) error {
 			return fn(&Tx{tx: sqlTx, q: gen.New(sqlTx), now: s.now})
 		})
-		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return err
-		}
-		if werr := backoff(ctx, attempt); werr != nil {
-			return err
-		}
-	}
+	})
 }
 
 func retryable(err error) bool {
 	return errors.Is(err, incident.ErrConflict) || errors.Is(err, incident.ErrVersionConflict)
-}
-
-// backoff waits a little, growing and jittered, before attempt+1.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1<<attempt) * time.Millisecond
-	d += rand.N(d)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // IncidentGet implements incident.Store.
