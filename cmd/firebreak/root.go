@@ -86,7 +86,8 @@ the file.`,
 	root.PersistentFlags().String("config", "", "YAML configuration file (keys are flag names)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(stdout, stderr), newServeCmd(stderr), newMigrateCmd(stdout),
-		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout))
+		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout),
+		newApplyCmd(stdout), newExportCmd(stdout))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
