@@ -3,6 +3,7 @@ package escalation
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
@@ -146,7 +147,7 @@ func (v *validator) service(p string, s ServiceConfig, policies map[string]bool)
 	case s.AckTimeout > MaxAckTimeout:
 		v.bad(p+".ack_timeout", "at most %v (7 days)", MaxAckTimeout)
 	}
-	for _, k := range sortedKeys(s.SeverityMap) {
+	for _, k := range slices.Sorted(maps.Keys(s.SeverityMap)) {
 		f := MapKeyPath(p+".severity_map", k)
 		if !slices.Contains(alertSeverities, k) {
 			v.bad(f, "unknown alert severity %q (want %s)", k, strings.Join(alertSeverities, ", "))
@@ -243,7 +244,7 @@ func checkURL(s string) string {
 		return ""
 	case "http":
 		h := u.Hostname()
-		if h == "localhost" || (net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback()) {
+		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
 			return ""
 		}
 		return fmt.Sprintf("%q: want https (http only to localhost or 127.0.0.1)", s)
@@ -420,12 +421,3 @@ func MapKeyPath(prefix, key string) string {
 }
 
 var plainKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

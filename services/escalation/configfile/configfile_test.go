@@ -271,6 +271,7 @@ users:
 			`line 4: policies[0].levels[0].targets[0]: want exactly one of user, schedule or slack_channel`}},
 		{"unknown target type", "policies:\n  - levels:\n      - targets:\n          - team: a\n", []string{
 			`line 4: unknown field "team" in policies[0].levels[0].targets[0]`}},
+		{"not a mapping", "- services\n", []string{`line 1: the file: want a mapping, got a list`}},
 		{"alias", "users:\n  - &a {id: a}\n  - *a\n", []string{`line 3: users[1]: aliases (*a) are not supported`}},
 		{"syntax error", "services:\n  - name: a\n    description: x: y\n", []string{"line 3: mapping values are not allowed in this context"}},
 		{"tab indentation", "services:\n\t- name: a\n", []string{"line 2: found character that cannot start any token"}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) map[string]
 			d.fail(k, "%s: keys must be plain words", where(path))
 		case k.Value == "<<" && k.Tag == "!!merge":
 			d.fail(k, "merge keys (<<) are not supported %s", where(path))
-		case !contains(known, k.Value):
+		case !slices.Contains(known, k.Value):
 			d.fail(k, "unknown field %q %s", k.Value, where(path))
 		default:
 			if first, dup := out[k.Value]; dup {
@@ -112,15 +113,6 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) map[string]
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // is checks n's kind, reporting a mismatch. Aliases are refused: they would
 // let a small file expand into a huge configuration.
 func (d *decoder) is(n *yaml.Node, kind yaml.Kind, path, want string) bool {
@@ -131,6 +123,9 @@ func (d *decoder) is(n *yaml.Node, kind yaml.Kind, path, want string) bool {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!null" && kind != yaml.ScalarNode:
 		return false // "key:" with nothing is the empty list or mapping
 	case n.Kind != kind:
+		if path == "" {
+			path = "the file"
+		}
 		d.fail(n, "%s: want %s, got %s", path, want, describe(n))
 		return false
 	}
