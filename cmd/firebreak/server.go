@@ -14,9 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-dev/firebreak/examples"
 	"github.com/firebreak-dev/firebreak/internal/app"
 	"github.com/firebreak-dev/firebreak/internal/client"
 	"github.com/firebreak-dev/firebreak/internal/db"
+	"github.com/firebreak-dev/firebreak/services/escalation/configfile"
 	"github.com/firebreak-dev/firebreak/services/intake"
 )
 
@@ -49,7 +51,9 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 (file storage in <data-dir>/nats, also served to outside producers on
 --nats-listen; if that port is taken a free one is used and printed), one
 SQLite file per service (<data-dir>/<service>.db), the HTTP API on
---http-addr, and a sample alert source that raises one demo alert at start.
+--http-addr, and a sample setup (--sample): the paging configuration of
+examples/firebreak.yaml (services, users, an on-call schedule, escalation
+policies) when none is configured yet, and one demo alert at start.
 
 The admin token is FIREBREAK_ADMIN_TOKEN, or the one in <data-dir>/admin.token,
 or a new one written there. Technical services are created on first use.
@@ -88,7 +92,7 @@ even after kill -9, resumes where it stopped.`,
 	f.StringVar(&httpAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
 	f.StringVar(&natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS client address for outside producers (\"\" for none)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	f.BoolVar(&sample, "sample", true, "raise a sample alert at start")
+	f.BoolVar(&sample, "sample", true, "apply the example paging configuration (if none) and raise a sample alert at start")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
 	return cmd
 }
@@ -117,10 +121,16 @@ Metrics at %s/metrics, health at %s/healthz. Ctrl-C stops.
 		a.HTTPURL(), a.TokenFile(), a.HTTPURL(), a.HTTPURL())
 }
 
-// raiseSample is dev's sample alert source: one demo alert through the real
-// API, so the first `incident list` shows something.
+// raiseSample is dev's sample setup, through the real API: it applies the
+// example paging configuration (examples/firebreak.yaml: services, users, an
+// on-call schedule, policies) when none is configured yet, then raises one
+// demo alert, so the first `incident list` shows something and its pages
+// are on the bus.
 func raiseSample(ctx context.Context, logger *slog.Logger, url, token string) {
 	c := client.New(url, token, "")
+	if err := applySampleConfig(ctx, c); err != nil {
+		logger.Warn("sample configuration not applied", "err", err)
+	}
 	for attempt := 0; attempt < 20; attempt++ {
 		_, err := c.SendAlert(ctx, intake.Alert{Service: "sample-db", DedupKey: "sample-disk-full",
 			Summary: "Sample alert: disk 91% full on sample-db-1", Severity: "warning", Source: "sample-db-1"})
@@ -257,4 +267,22 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "firebreak %s %s\n", v, goV)
 		},
 	}
+}
+
+// applySampleConfig applies the embedded example configuration unless some
+// configuration exists already (a restart, or the user's own).
+func applySampleConfig(ctx context.Context, c *client.Client) error {
+	cur, err := c.GetConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cur.Services) > 0 || len(cur.Users) > 0 || len(cur.Policies) > 0 {
+		return nil
+	}
+	cfg, _, err := configfile.Parse(examples.Firebreak)
+	if err != nil {
+		return fmt.Errorf("examples/firebreak.yaml: %w", err)
+	}
+	_, err = c.ApplyConfig(ctx, cfg, false)
+	return err
 }
