@@ -202,8 +202,11 @@ func (g Group) Validate() error {
 			return fault.Field(field+".startsAt", "is required")
 		}
 	}
-	if firing != (g.Status == StatusFiring) {
-		return fault.Field("status", "is %q but the alerts say %q (a group fires while any of its alerts fires)", g.Status, map[bool]string{true: StatusFiring, false: StatusResolved}[firing])
+	switch {
+	case firing && g.Status != StatusFiring:
+		return fault.Field("status", "is %q but an alert is firing (a group fires while any of its alerts fires)", g.Status)
+	case !firing && g.Status != StatusResolved:
+		return fault.Field("status", "is %q but every alert is resolved", g.Status)
 	}
 	return nil
 }
