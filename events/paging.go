@@ -54,6 +54,8 @@ type PageRequested struct {
 	ContactMethod *PageContact `json:"contact_method,omitempty"`
 	// Channel is the Slack channel of a slack_channel target.
 	Channel string `json:"channel,omitempty"`
+	// UserGroup is the Slack user group of a slack_usergroup target.
+	UserGroup string `json:"user_group,omitempty"`
 	// RuleDelayMinutes is the delay of the notification rule that sent
 	// this page (0: at once).
 	RuleDelayMinutes int    `json:"rule_delay_minutes"`

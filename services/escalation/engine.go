@@ -421,7 +421,21 @@ func (r *run) pageTargets(ctx context.Context, esc *Escalation, pol Policy, leve
 			paged["#"+tg.ID] = true
 			page.Channel = tg.ID
 			page.IdempotencyKey = pageKey(esc, level, "channel:"+tg.ID, "")
-			if err := r.emitPage(ctx, page); err != nil {
+			err := r.emitPage(ctx, page)
+			page.Channel = "" // the targets after this one are not channel pages
+			if err != nil {
+				return err
+			}
+		case TargetSlackUserGroup:
+			if paged["@"+tg.ID] {
+				continue
+			}
+			paged["@"+tg.ID] = true
+			page.UserGroup = tg.ID
+			page.IdempotencyKey = pageKey(esc, level, "usergroup:"+tg.ID, "")
+			err := r.emitPage(ctx, page)
+			page.UserGroup = ""
+			if err != nil {
 				return err
 			}
 		default:

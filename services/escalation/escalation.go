@@ -113,13 +113,16 @@ const (
 	TargetUser         = "user"
 	TargetSchedule     = "schedule"
 	TargetSlackChannel = "slack_channel"
+	// TargetSlackUserGroup pages a Slack user group (@oncall-web, or its
+	// id S0614TZR7) in the incident's channel.
+	TargetSlackUserGroup = "slack_usergroup"
 )
 
-// Target is who a level pages: a user, whoever is on call on a schedule, or
-// a Slack channel.
+// Target is who a level pages: a user, whoever is on call on a schedule, a
+// Slack channel or a Slack user group.
 type Target struct {
 	Type string `json:"type"`
-	// ID is the user id, schedule name or Slack channel.
+	// ID is the user id, schedule name, Slack channel or Slack user group.
 	ID string `json:"id"`
 }
 

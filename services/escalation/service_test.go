@@ -270,6 +270,15 @@ func pages(t *testing.T, envs []events.Envelope) []page {
 		if p.Channel != "" {
 			pg.user = p.Channel
 		}
+		if p.UserGroup != "" {
+			pg.user = p.UserGroup
+		}
+		if (p.Channel != "" || p.UserGroup != "") && (p.User != "" || p.ContactMethod != nil) {
+			t.Fatalf("a Slack channel/user group page also names a user: %+v", p)
+		}
+		if p.User != "" && (p.Channel != "" || p.UserGroup != "") {
+			t.Fatalf("a user page also names a Slack channel/user group: %+v", p)
+		}
 		out = append(out, pg)
 	}
 	return out
@@ -793,4 +802,24 @@ func TestTwoReplicasFireOnce(t *testing.T) {
 	if got := fired.Load(); got != 2*n {
 		t.Fatalf("%d timer firings committed, want %d", got, 2*n)
 	}
+}
+
+// TestSlackTargets: a level can page a Slack channel and a user group beside
+// people; each page names exactly one recipient.
+func TestSlackTargets(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, h *harness) {
+		cfg := twoLevels()
+		cfg.Policies[0].Levels[0].Targets = []escalation.Target{
+			{Type: escalation.TargetSlackChannel, ID: "#checkout"},
+			userTarget("alice"),
+			{Type: escalation.TargetSlackUserGroup, ID: "@oncall-web"},
+		}
+		h.apply(cfg)
+		h.fresh()
+		h.deliver(triggered("inc-1", "checkout"))
+		wantPages(t, "trigger", h.advance(0),
+			page{"#checkout", "", 1, 0}, page{"alice", "slack", 1, 0}, page{"@oncall-web", "", 1, 0})
+		h.validate()
+	})
 }

@@ -49,6 +49,9 @@ var (
 	slackUserRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	// slackChannelRE is a Slack channel by name ("#ops") or by id ("C…").
 	slackChannelRE = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|C[A-Z0-9]{2,})$`)
+	// slackUserGroupRE is a Slack user group by handle ("@oncall-web") or by
+	// id ("S…").
+	slackUserGroupRE = regexp.MustCompile(`^(@[a-z0-9][a-z0-9._-]{0,79}|S[A-Z0-9]{2,})$`)
 )
 
 // Alert severities a SeverityMap may map, and the incident severities it may
@@ -394,10 +397,14 @@ func (v *validator) policy(p string, pol Policy, users, schedules map[string]boo
 				if t.ID != "" && !slackChannelRE.MatchString(t.ID) {
 					v.bad(tp+".id", "%q is not a Slack channel (want a name like \"#ops\" or an id like \"C024BE91L\")", t.ID)
 				}
+			case TargetSlackUserGroup:
+				if t.ID != "" && !slackUserGroupRE.MatchString(t.ID) {
+					v.bad(tp+".id", "%q is not a Slack user group (want a handle like \"@oncall-web\" or an id like \"S0614TZR7\")", t.ID)
+				}
 			case "":
-				v.bad(tp+".type", "required (user, schedule or slack_channel)")
+				v.bad(tp+".type", "required (user, schedule, slack_channel or slack_usergroup)")
 			default:
-				v.bad(tp+".type", "unknown target type %q (want user, schedule or slack_channel)", t.Type)
+				v.bad(tp+".type", "unknown target type %q (want user, schedule, slack_channel or slack_usergroup)", t.Type)
 			}
 			if t.ID == "" {
 				v.bad(tp+".id", "required")

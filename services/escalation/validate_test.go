@@ -226,3 +226,20 @@ func TestValidateReportsEverything(t *testing.T) {
 		t.Errorf("Error() = %q", s)
 	}
 }
+
+func TestValidateSlackUserGroup(t *testing.T) {
+	t.Parallel()
+	for id, ok := range map[string]bool{"@oncall-web": true, "S0614TZR7": true, "oncall": false, "@": false, "#ops": false} {
+		c := escalation.Config{
+			Users:    []escalation.User{{ID: "alice"}},
+			Policies: []escalation.Policy{{Name: "p", Levels: []escalation.Level{{DelayMinutes: 5, Targets: []escalation.Target{{Type: escalation.TargetSlackUserGroup, ID: id}}}}}},
+		}
+		errs := escalation.Validate(c)
+		if ok != (len(errs) == 0) {
+			t.Errorf("user group %q: errors %v", id, errs)
+		}
+		if !ok && (len(errs) != 1 || errs[0].Field != "policies[0].levels[0].targets[0].id") {
+			t.Errorf("user group %q: want one error on the target id, got %v", id, errs)
+		}
+	}
+}

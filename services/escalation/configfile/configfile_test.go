@@ -266,9 +266,9 @@ users:
 		{"window time needs an offset", "maintenance_windows:\n  - start: 2026-01-10 22:00\n", []string{
 			`line 2: maintenance_windows[0].start: want an RFC 3339 time like 2026-01-10T22:00:00Z, got "2026-01-10 22:00"`}},
 		{"target with two types", "policies:\n  - levels:\n      - targets:\n          - {user: a, schedule: b}\n", []string{
-			`line 4: policies[0].levels[0].targets[0]: want exactly one of user, schedule or slack_channel`}},
+			`line 4: policies[0].levels[0].targets[0]: want exactly one of user, schedule, slack_channel or slack_usergroup`}},
 		{"empty target", "policies:\n  - levels:\n      - targets:\n          -\n", []string{
-			`line 4: policies[0].levels[0].targets[0]: want exactly one of user, schedule or slack_channel`}},
+			`line 4: policies[0].levels[0].targets[0]: want exactly one of user, schedule, slack_channel or slack_usergroup`}},
 		{"unknown target type", "policies:\n  - levels:\n      - targets:\n          - team: a\n", []string{
 			`line 4: unknown field "team" in policies[0].levels[0].targets[0]`}},
 		{"not a mapping", "- services\n", []string{`line 1: the file: want a mapping, got a list`}},

@@ -532,11 +532,11 @@ func (d *decoder) policy(n *yaml.Node, p string) escalation.Policy {
 		l := escalation.Level{DelayMinutes: d.minutes(lf["delay"], lp+".delay_minutes")}
 		for j, tn := range d.seq(lf["targets"], lp+".targets") {
 			tp := fmt.Sprintf("%s.targets[%d]", lp, j)
-			tf := d.fields(tn, tp, escalation.TargetUser, escalation.TargetSchedule, escalation.TargetSlackChannel)
+			tf := d.fields(tn, tp, escalation.TargetUser, escalation.TargetSchedule, escalation.TargetSlackChannel, escalation.TargetSlackUserGroup)
 			if len(tf) != 1 {
 				// Unknown fields and non-mappings are reported already.
 				if tn.Kind == yaml.MappingNode && len(tn.Content)/2 == len(tf) || tn.Tag == "!!null" {
-					d.fail(tn, "%s: want exactly one of user, schedule or slack_channel", tp)
+					d.fail(tn, "%s: want exactly one of user, schedule, slack_channel or slack_usergroup", tp)
 				}
 				continue
 			}
