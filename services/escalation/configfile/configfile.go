@@ -40,6 +40,7 @@
 //	        targets:
 //	          - schedule: checkout-oncall
 //	          - slack_channel: "#checkout"  # quote: # starts a comment
+//	          - slack_usergroup: "@oncall-web"
 //	      - delay: 30m
 //	        targets: [{user: alice}]
 //	maintenance_windows:
