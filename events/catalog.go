@@ -36,6 +36,16 @@ const (
 	TypeTokenRevoked = "token.revoked"
 )
 
+// Integration event types: an admin created or revoked an integration key.
+const (
+	TypeIntegrationCreated = "integration.created"
+	TypeIntegrationRevoked = "integration.revoked"
+)
+
+// TypeChangeReceived is a change event (a deploy, a config change) accepted
+// by intake: context for responders, never an incident.
+const TypeChangeReceived = "change.received"
+
 // Command types (requests). Only the owner of the state handles them and
 // answers with events or a command.rejected event.
 const (
@@ -257,6 +267,38 @@ type TokenCreated struct {
 // authenticates.
 type TokenRevoked TokenCreated
 
+// IntegrationCreated says an admin created an integration key for a
+// service. It never carries the key, its hash or a signing secret.
+type IntegrationCreated struct {
+	IntegrationID string `json:"integration_id"`
+	Service       string `json:"service"`
+	Type          string `json:"type"`
+	Name          string `json:"name,omitempty"`
+}
+
+// IntegrationRevoked says an admin revoked an integration key; it no
+// longer authenticates.
+type IntegrationRevoked IntegrationCreated
+
+// ChangeReceived is a change event accepted by intake (PagerDuty's change
+// events): what changed on a service, for responders' context.
+type ChangeReceived struct {
+	Service       string          `json:"service"`
+	Summary       string          `json:"summary"`
+	Source        string          `json:"source,omitempty"`
+	Timestamp     *time.Time      `json:"timestamp,omitempty"`
+	CustomDetails json.RawMessage `json:"custom_details,omitempty"`
+	Links         []ChangeLink    `json:"links,omitempty"`
+	Integration   string          `json:"integration"`
+	ReceivedAt    time.Time       `json:"received_at"`
+}
+
+// ChangeLink is a link attached to a change event.
+type ChangeLink struct {
+	Href string `json:"href"`
+	Text string `json:"text,omitempty"`
+}
+
 var exampleTime = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 
 var exampleRef = IncidentRef{IncidentID: "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e", Number: 42, Version: 2}
@@ -370,6 +412,19 @@ func Catalog() []Spec {
 		}},
 		{TypeTokenRevoked, KindEvent, 1, func() any {
 			return TokenRevoked{TokenID: "9f86d081884c7d65", User: "grafana", Name: "grafana on prod", Kind: ActorIntegration, Scopes: []string{"incidents:read", "incidents:write"}}
+		}},
+		{TypeIntegrationCreated, KindEvent, 1, func() any {
+			return IntegrationCreated{IntegrationID: "4e07408562bedb8b", Service: "checkout", Type: "alertmanager", Name: "prometheus prod"}
+		}},
+		{TypeIntegrationRevoked, KindEvent, 1, func() any {
+			return IntegrationRevoked{IntegrationID: "4e07408562bedb8b", Service: "checkout", Type: "alertmanager", Name: "prometheus prod"}
+		}},
+		{TypeChangeReceived, KindEvent, 1, func() any {
+			ts := exampleTime.Add(-5 * time.Minute)
+			return ChangeReceived{Service: "checkout", Summary: "Deployed checkout v2.4.1", Source: "ci.example.com",
+				Timestamp: &ts, CustomDetails: json.RawMessage(`{"commit":"8c1f2e0"}`),
+				Links: []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
+				Integration: "ci deploys", ReceivedAt: exampleTime}
 		}},
 	}
 }
