@@ -423,7 +423,7 @@ func Catalog() []Spec {
 			ts := exampleTime.Add(-5 * time.Minute)
 			return ChangeReceived{Service: "checkout", Summary: "Deployed checkout v2.4.1", Source: "ci.example.com",
 				Timestamp: &ts, CustomDetails: json.RawMessage(`{"commit":"8c1f2e0"}`),
-				Links: []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
+				Links:       []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
 				Integration: "ci deploys", ReceivedAt: exampleTime}
 		}},
 	}
