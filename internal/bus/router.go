@@ -87,12 +87,18 @@ func NewRouter(js jetstream.JetStream, logger *slog.Logger, reg prometheus.Regis
 // so that interest exists before anyone publishes, and routes its messages
 // to h once Run is called. Call it before Run.
 func (r *Router) Handle(cfg ConsumerConfig, h HandlerFunc) error {
+	if h == nil {
+		return fmt.Errorf("handle %s: nil handler", cfg.Name)
+	}
+	h = Recoverer(r.logger)(h)
+	return r.handle(cfg, func(msg *message.Message) error { return dispatch(msg, h) })
+}
+
+// handle registers the consumer cfg with run as what each message does.
+func (r *Router) handle(cfg ConsumerConfig, run func(*message.Message) error) error {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
-	}
-	if h == nil {
-		return fmt.Errorf("handle %s: nil handler", cfg.Name)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -107,7 +113,7 @@ func (r *Router) Handle(cfg ConsumerConfig, h HandlerFunc) error {
 	if err := r.sub.AddConsumer(ctx, cfg); err != nil {
 		return err
 	}
-	r.wr.AddConsumerHandler(cfg.Name, cfg.Name, r.sub, r.messageHandler(cfg, Recoverer(r.logger)(h)))
+	r.wr.AddConsumerHandler(cfg.Name, cfg.Name, r.sub, r.messageHandler(cfg, run))
 	return nil
 }
 
@@ -192,10 +198,11 @@ func Recoverer(logger *slog.Logger) Middleware {
 	}
 }
 
-// messageHandler is the watermill end of a consumer: it decodes the
-// envelope, runs h, and decides the message's fate. It settles the message
-// itself (Nack) and returns nil, so each outcome is logged once, here.
-func (r *Router) messageHandler(cfg ConsumerConfig, h HandlerFunc) message.NoPublishHandlerFunc {
+// messageHandler is the watermill end of a consumer: it runs run (which
+// decodes the envelope and calls the handler), and decides the message's
+// fate. It settles the message itself (Nack) and returns nil, so each
+// outcome is logged once, here.
+func (r *Router) messageHandler(cfg ConsumerConfig, run func(*message.Message) error) message.NoPublishHandlerFunc {
 	messages := func(outcome string) prometheus.Counter {
 		return r.metrics.messages.WithLabelValues(cfg.Name, outcome)
 	}
@@ -207,7 +214,7 @@ func (r *Router) messageHandler(cfg ConsumerConfig, h HandlerFunc) message.NoPub
 			"subject", msg.Metadata.Get(MetaSubject), "delivery", delivered)
 
 		start := time.Now()
-		err := dispatch(msg, h)
+		err := run(msg)
 		duration.Observe(time.Since(start).Seconds())
 
 		switch {
