@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strings"
@@ -102,7 +101,8 @@ func (k *Keys) lookupHash(ctx context.Context, hash string) (found, bool, error)
 	return found{c, hash}, true, nil
 }
 
-// Signed returns the active Grafana integration id and its signing secret.
+// Signed returns the active Grafana integration id and its signing secret
+// (the HMAC key).
 // Unknown, revoked and non-Grafana ids are ErrUnknownKey. It answers from
 // the copy; until the copy is synced it waits for it (bounded by ctx).
 func (k *Keys) Signed(ctx context.Context, id string) (Integration, []byte, error) {
@@ -121,12 +121,9 @@ func (k *Keys) Signed(ctx context.Context, id string) (Integration, []byte, erro
 	if !ok || c.rec.Revoked() || c.rec.Type != TypeGrafana || c.rec.SigningSecret == "" {
 		return Integration{}, nil, ErrUnknownKey
 	}
-	secret, err := hex.DecodeString(c.rec.SigningSecret)
-	if err != nil || len(secret) == 0 {
-		k.logger.ErrorContext(ctx, "integration signing secret unreadable", "integration_id", id)
-		return Integration{}, nil, ErrUnknownKey
-	}
-	return c.rec.Integration, secret, nil
+	// Grafana's HMAC key is the secret as typed into the contact point:
+	// the bytes of the hex string shown at creation.
+	return c.rec.Integration, []byte(c.rec.SigningSecret), nil
 }
 
 func (k *Keys) byIDCached(id string) (cached, bool) {
