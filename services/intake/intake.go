@@ -28,13 +28,17 @@ type Publisher interface {
 type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Decoder, when set, reads POST /api/v1/alerts bodies in another
+	// format (CloudEvents) before the generic JSON alert is tried.
+	Decoder Decoder
 }
 
 // Service is the intake service.
 type Service struct {
-	pub Publisher
-	log *slog.Logger
-	now func() time.Time
+	pub     Publisher
+	log     *slog.Logger
+	now     func() time.Time
+	decoder Decoder
 }
 
 // New returns the intake service publishing through pub.
@@ -46,7 +50,7 @@ func New(pub Publisher, logger *slog.Logger, cfg Config) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{pub: pub, log: logger, now: now}, nil
+	return &Service{pub: pub, log: logger, now: now, decoder: cfg.Decoder}, nil
 }
 
 // ErrNotDurable says an alert could not be stored and was not accepted.
@@ -81,6 +85,17 @@ func (s *Service) Routes(srv *httpapi.Server, logger *slog.Logger) {
 		if err != nil {
 			httpapi.WriteError(w, r, logger, err)
 			return
+		}
+		if s.decoder != nil {
+			if d, ok, err := s.decoder(r.Header, body); ok || err != nil {
+				if err == nil {
+					err = s.acceptDecoded(w, r, d)
+				}
+				if err != nil {
+					httpapi.WriteError(w, r, logger, err)
+				}
+				return
+			}
 		}
 		a, err := DecodeAlert(body)
 		if err != nil {
