@@ -42,6 +42,7 @@ import (
 	incidentpg "github.com/firebreak-dev/firebreak/services/incident/store/postgres"
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/intake"
+	"github.com/firebreak-dev/firebreak/services/intake/source"
 )
 
 // Services lists every service, in start order.
@@ -78,6 +79,9 @@ type Config struct {
 	AutoCreateServices bool
 	// StreamReplicas is the JetStream replica count (3 on a cluster). Default 1.
 	StreamReplicas int
+	// Sources tunes intake's alert sources (rate limit of PagerDuty routing
+	// keys, Grafana signature window).
+	Sources source.Config
 	// AckWait is how long a consumer has to acknowledge a message before
 	// JetStream redelivers it (and so how late a message in flight during a
 	// crash arrives). Default 30 s.
@@ -140,6 +144,8 @@ type App struct {
 	timers   []*timer.Runner
 	http     *httpapi.Server
 	tokens   *token.Authenticator
+	// runners run beside the router until Run's context ends.
+	runners  []func(context.Context) error
 	httpAddr net.Addr
 	natsURL  string
 	token    string
@@ -282,11 +288,7 @@ func (a *App) wire(ctx context.Context, name string) error {
 	log := a.log.With("service", name)
 	switch name {
 	case intake.Name:
-		svc, err := intake.New(bus.NewPublisher(a.js, log), log, intake.Config{Now: a.cfg.Now})
-		if err != nil {
-			return err
-		}
-		svc.Routes(a.http, log)
+		return a.wireIntake(ctx, log)
 	case incident.Name:
 		store, outbox, err := a.incidentStore(ctx)
 		if err != nil {
@@ -471,6 +473,9 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.router.Run(gctx) })
 	g.Go(func() error { return a.tokens.Run(gctx) })
+	for _, run := range a.runners {
+		g.Go(func() error { return run(gctx) })
+	}
 	for _, r := range a.timers {
 		g.Go(func() error { return r.Run(gctx) })
 	}
