@@ -353,7 +353,7 @@ func TestGenericIntegrationAndCloudEvents(t *testing.T) {
 
 // TestNATSIngest: an alert published on fb.ingest.<service> opens an
 // incident; invalid messages are dead-lettered with the reason and the
-// stream keeps flowing; a redelivered message id is stored once.
+// stream keeps flowing; a CloudEvent is taken too.
 func TestNATSIngest(t *testing.T) {
 	t.Parallel()
 	a := start(t, devConfig(t.TempDir()))

@@ -101,18 +101,25 @@ func (k *Keys) lookupHash(ctx context.Context, hash string) (found, bool, error)
 	return found{c, hash}, true, nil
 }
 
+// syncWait bounds how long Signed waits for the first sync of the copy.
+const syncWait = 5 * time.Second
+
 // Signed returns the active Grafana integration id and its signing secret
 // (the HMAC key).
 // Unknown, revoked and non-Grafana ids are ErrUnknownKey. It answers from
-// the copy; until the copy is synced it waits for it (bounded by ctx).
+// the copy; until the copy is synced it waits for it (at most syncWait).
 func (k *Keys) Signed(ctx context.Context, id string) (Integration, []byte, error) {
 	if !validID(id) {
 		return Integration{}, nil, ErrUnknownKey
 	}
 	c, ok := k.byIDCached(id)
 	if !ok {
+		wait := time.NewTimer(syncWait)
+		defer wait.Stop()
 		select {
 		case <-k.synced:
+		case <-wait.C:
+			return Integration{}, nil, unavailable("integration keys", errors.New("not synced yet"))
 		case <-ctx.Done():
 			return Integration{}, nil, unavailable("integration keys", ctx.Err())
 		}
