@@ -196,10 +196,14 @@ func defined(c v3, metrics []string) bool {
 // order4 is the order of the v4.0 metrics, which the v4.0 specification
 // (section 7, "Vector String") requires; the first 11 are mandatory.
 var order4 = []string{
-	"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA", // base
-	"E",                                                                                           // threat
-	"CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI", "MVC", "MVI", "MVA", "MSC", "MSI", "MSA", // environmental
-	"S", "AU", "R", "V", "RE", "U", // supplemental
+	// base
+	"AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA",
+	// threat
+	"E",
+	// environmental
+	"CR", "IR", "AR", "MAV", "MAC", "MAT", "MPR", "MUI", "MVC", "MVI", "MVA", "MSC", "MSI", "MSA",
+	// supplemental
+	"S", "AU", "R", "V", "RE", "U",
 }
 
 const base4Count = 11
