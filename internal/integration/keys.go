@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
@@ -183,43 +184,8 @@ func (k *Keys) Synced() <-chan struct{} { return k.synced }
 // Run keeps the copy current until ctx ends, restarting the watcher (after
 // a pause) whenever it stops early.
 func (k *Keys) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := k.watchOnce(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		k.logger.Warn("integration watcher stopped; restarting", "err", err, "after", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
+	bus.WatchKV(ctx, k.store.kv, k.logger, "integration", k.observe, func() { k.syncOnce.Do(func() { close(k.synced) }) })
 	return nil
-}
-
-func (k *Keys) watchOnce(ctx context.Context) error {
-	w, err := k.store.kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watcher closed")
-			}
-			if e == nil {
-				k.syncOnce.Do(func() { close(k.synced) })
-				continue
-			}
-			k.observe(e)
-		}
-	}
 }
 
 func (k *Keys) observe(e jetstream.KeyValueEntry) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/fault"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 )
@@ -217,46 +218,9 @@ func (a *Authenticator) Run(ctx context.Context) error {
 	}
 }
 
-// watch follows the bucket, starting again (after a pause) whenever the
-// watcher stops before ctx ends.
+// watch follows the bucket until ctx ends.
 func (a *Authenticator) watch(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := a.watchOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		a.logger.Warn("token watcher stopped; restarting", "err", err, "after", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
-func (a *Authenticator) watchOnce(ctx context.Context) error {
-	w, err := a.store.kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watcher closed")
-			}
-			if e == nil {
-				a.syncOnce.Do(func() { close(a.synced) })
-				continue
-			}
-			a.observeEntry(e)
-		}
-	}
+	bus.WatchKV(ctx, a.store.kv, a.logger, "token", a.observeEntry, func() { a.syncOnce.Do(func() { close(a.synced) }) })
 }
 
 func (a *Authenticator) observeEntry(e jetstream.KeyValueEntry) {
