@@ -1,0 +1,219 @@
+// Package postgres is the PostgreSQL adapter of the audit log. It maps the
+// sqlc-generated code in gen/ to package audit's types; generated types
+// never leave this package.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/db"
+	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
+	"github.com/firebreak-dev/firebreak/services/audit"
+	"github.com/firebreak-dev/firebreak/services/audit/store/postgres/gen"
+)
+
+// Store is the audit log on a PostgreSQL schema migrated with the "outbox"
+// and "audit" sets.
+type Store struct{ pool *pgxpool.Pool }
+
+var _ audit.Store = (*Store)(nil)
+
+// New returns the store of pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func ts(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t.UTC(), Valid: true} }
+
+// Append implements audit.Store. Every replica's append first locks the
+// head row (SELECT … FOR UPDATE), so appends serialize and the chain
+// cannot fork.
+func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Time, envs ...events.Envelope) ([]audit.Record, error) {
+	var out []audit.Record
+	err := db.InPgTx(ctx, s.pool, func(tx pgx.Tx) error {
+		out = out[:0]
+		q := gen.New(tx)
+		head, err := q.AuditHeadLock(ctx)
+		if err != nil {
+			return fmt.Errorf("audit head: %w", err)
+		}
+		seq, prev := head.Seq, head.Hash
+		for _, env := range envs {
+			fresh, err := outboxpg.MarkProcessed(ctx, tx, consumer, env.ID, recordedAt)
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				continue
+			}
+			// Another consumer may have logged the same message.
+			if n, err := q.AuditRecordExists(ctx, env.ID); err != nil {
+				return fmt.Errorf("audit record exists: %w", err)
+			} else if n > 0 {
+				continue
+			}
+			r, err := audit.NewRecord(env, recordedAt)
+			if err != nil {
+				return err
+			}
+			seq++
+			r.Seq, r.PrevHash = seq, prev
+			r.Hash = audit.Hash(prev, r.Entry)
+			if err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
+				Seq: r.Seq, RecordedAt: ts(r.RecordedAt), MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
+				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
+			}); err != nil {
+				return fmt.Errorf("audit append %s: %w", env.ID, err)
+			}
+			prev = r.Hash
+			out = append(out, r)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return q.AuditHeadSet(ctx, gen.AuditHeadSetParams{Seq: seq, Hash: prev})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func record(r gen.AuditRecord) audit.Record {
+	return audit.Record{
+		Seq: r.Seq, RecordedAt: r.RecordedAt.Time.UTC(), MsgID: r.MsgID, Type: r.Type, Subject: r.Subject, ActorKind: r.ActorKind,
+		ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
+	}
+}
+
+// Get implements audit.Store.
+func (s *Store) Get(ctx context.Context, seq int64) (audit.Record, error) {
+	r, err := gen.New(s.pool).AuditRecordGet(ctx, seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return audit.Record{}, fmt.Errorf("audit record %d: %w", seq, audit.ErrNotFound)
+	}
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("audit record %d: %w", seq, err)
+	}
+	return record(r), nil
+}
+
+// Range implements audit.Store.
+func (s *Store) Range(ctx context.Context, from, to int64, f audit.Filter) ([]audit.Record, error) {
+	if to <= 0 {
+		to = math.MaxInt64
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > audit.MaxPage {
+		limit = audit.MaxPage
+	}
+	q := gen.New(s.pool)
+	var rows []gen.AuditRecord
+	var err error
+	if f.Since.IsZero() && f.Until.IsZero() && f.Type == "" && f.Actor == "" && f.Incident == "" && to == math.MaxInt64 {
+		rows, err = q.AuditRecordPage(ctx, gen.AuditRecordPageParams{FromSeq: from, Lim: int32(limit)})
+	} else {
+		p := gen.AuditRecordRangeParams{FromSeq: from, ToSeq: to, Type: f.Type, Actor: f.Actor, Incident: f.Incident, Lim: int32(limit)}
+		if !f.Since.IsZero() {
+			p.Since = ts(f.Since)
+		}
+		if !f.Until.IsZero() {
+			p.Until = ts(f.Until)
+		}
+		rows, err = q.AuditRecordRange(ctx, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit range: %w", err)
+	}
+	out := make([]audit.Record, len(rows))
+	for i, r := range rows {
+		out[i] = record(r)
+	}
+	return out, nil
+}
+
+// Head implements audit.Store.
+func (s *Store) Head(ctx context.Context) (audit.Head, error) {
+	h, err := gen.New(s.pool).AuditHeadGet(ctx)
+	if err != nil {
+		return audit.Head{}, fmt.Errorf("audit head: %w", err)
+	}
+	return audit.Head{Seq: h.Seq, Hash: h.Hash, AnchorSeq: h.AnchorSeq, AnchorHash: h.AnchorHash}, nil
+}
+
+// CheckpointAdd implements audit.Store.
+func (s *Store) CheckpointAdd(ctx context.Context, c audit.Checkpoint) error {
+	_, err := gen.New(s.pool).AuditCheckpointInsert(ctx, gen.AuditCheckpointInsertParams{
+		Seq: c.Seq, Hash: c.Hash, SignedAt: ts(c.SignedAt), PublicKey: c.PublicKey, Signature: c.Signature,
+	})
+	if err != nil {
+		return fmt.Errorf("audit checkpoint %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+func checkpoint(c gen.AuditCheckpoint) audit.Checkpoint {
+	return audit.Checkpoint{Seq: c.Seq, Hash: c.Hash, SignedAt: c.SignedAt.Time.UTC(), PublicKey: c.PublicKey, Signature: c.Signature}
+}
+
+// Checkpoints implements audit.Store.
+func (s *Store) Checkpoints(ctx context.Context, from, to int64) ([]audit.Checkpoint, error) {
+	if to <= 0 {
+		to = math.MaxInt64
+	}
+	rows, err := gen.New(s.pool).AuditCheckpointList(ctx, gen.AuditCheckpointListParams{FromSeq: from, ToSeq: to})
+	if err != nil {
+		return nil, fmt.Errorf("audit checkpoints: %w", err)
+	}
+	out := make([]audit.Checkpoint, len(rows))
+	for i, r := range rows {
+		out[i] = checkpoint(r)
+	}
+	return out, nil
+}
+
+// LatestCheckpoint implements audit.Store.
+func (s *Store) LatestCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	c, err := gen.New(s.pool).AuditCheckpointLatest(ctx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return audit.Checkpoint{}, audit.ErrNotFound
+	}
+	if err != nil {
+		return audit.Checkpoint{}, fmt.Errorf("audit latest checkpoint: %w", err)
+	}
+	return checkpoint(c), nil
+}
+
+// Archive implements audit.Store.
+func (s *Store) Archive(ctx context.Context, c audit.Checkpoint) (int64, error) {
+	var n int64
+	err := db.InPgTx(ctx, s.pool, func(tx pgx.Tx) error {
+		q := gen.New(tx)
+		head, err := q.AuditHeadLock(ctx)
+		if err != nil {
+			return fmt.Errorf("audit head: %w", err)
+		}
+		if c.Seq <= head.AnchorSeq {
+			return nil // archived already
+		}
+		cps, err := q.AuditCheckpointList(ctx, gen.AuditCheckpointListParams{FromSeq: c.Seq, ToSeq: c.Seq})
+		if err != nil {
+			return fmt.Errorf("audit checkpoint %d: %w", c.Seq, err)
+		}
+		if len(cps) == 0 || cps[0].Hash != c.Hash {
+			return fmt.Errorf("archive at %d: %w", c.Seq, audit.ErrNoCheckpoint)
+		}
+		if n, err = q.AuditRecordArchive(ctx, c.Seq); err != nil {
+			return fmt.Errorf("audit archive: %w", err)
+		}
+		return q.AuditAnchorSet(ctx, gen.AuditAnchorSetParams{Seq: c.Seq, Hash: c.Hash})
+	})
+	return n, err
+}

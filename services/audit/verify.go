@@ -1,0 +1,115 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+)
+
+// Reader is what verification reads: a subset of Store.
+type Reader interface {
+	Head(ctx context.Context) (Head, error)
+	Range(ctx context.Context, from, to int64, f Filter) ([]Record, error)
+	Checkpoints(ctx context.Context, from, to int64) ([]Checkpoint, error)
+}
+
+// VerifyOption adjusts Verify.
+type VerifyOption func(*verifyOpts)
+
+type verifyOpts struct{ pub ed25519.PublicKey }
+
+// WithPublicKey checks every checkpoint's signature against pub; without
+// it checkpoints are still matched against the chain but not
+// authenticated.
+func WithPublicKey(pub ed25519.PublicKey) VerifyOption {
+	return func(o *verifyOpts) { o.pub = pub }
+}
+
+// Verify recomputes the chain from its anchor (record 0, or the checkpoint
+// retention last archived at) to its head, and reports the first record
+// that was modified, deleted, inserted or moved, or a checkpoint that does
+// not match. The error is for failures to read, not for a broken chain.
+func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error) {
+	var o verifyOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	head, err := r.Head(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	cps, err := r.Checkpoints(ctx, head.AnchorSeq, 0)
+	if err != nil {
+		return Report{}, err
+	}
+	c := newChainCheck(head.AnchorSeq, head.AnchorHash)
+	fail := func(p *Problem) (Report, error) {
+		c.rep.Problem = p
+		return c.rep, nil
+	}
+	// The anchor itself must be a checkpoint (after an archive), so that
+	// the chain's start is signed too.
+	if head.AnchorSeq > 0 {
+		if len(cps) == 0 || cps[0].Seq != head.AnchorSeq || cps[0].Hash != head.AnchorHash {
+			return fail(&Problem{Seq: head.AnchorSeq, Reason: "chain anchor does not match a stored checkpoint"})
+		}
+	}
+	i := 0
+	checkCP := func(seq int64, hash string) *Problem {
+		for i < len(cps) && cps[i].Seq <= seq {
+			cp := cps[i]
+			i++
+			if cp.Seq < seq {
+				continue // an anchor already checked above
+			}
+			if cp.Hash != hash {
+				return &Problem{Seq: seq, Reason: fmt.Sprintf("checkpoint says hash %s, chain has %s", short(cp.Hash), short(hash))}
+			}
+			if o.pub != nil {
+				if err := cp.VerifySignature(o.pub); err != nil {
+					return &Problem{Seq: seq, Reason: err.Error()}
+				}
+			}
+			c.rep.Checkpoints++
+			c.rep.SignedThrough = seq
+		}
+		return nil
+	}
+	if p := checkCP(head.AnchorSeq, head.AnchorHash); p != nil {
+		return fail(p)
+	}
+	from := head.AnchorSeq + 1
+	for {
+		page, err := r.Range(ctx, from, 0, Filter{Limit: MaxPage})
+		if err != nil {
+			return Report{}, err
+		}
+		for _, rec := range page {
+			if p := c.add(rec); p != nil {
+				return fail(p)
+			}
+			if p := checkCP(rec.Seq, rec.Hash); p != nil {
+				return fail(p)
+			}
+		}
+		if len(page) < MaxPage {
+			break
+		}
+		from = page[len(page)-1].Seq + 1
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+	}
+	switch {
+	case c.next-1 < head.Seq:
+		return fail(&Problem{Seq: c.next, Reason: fmt.Sprintf("record missing (deleted?): the head says the log ends at %d", head.Seq)})
+	case c.next-1 > head.Seq:
+		return fail(&Problem{Seq: head.Seq + 1, Reason: fmt.Sprintf("record after the head (%d) inserted", head.Seq)})
+	case c.prev != head.Hash:
+		return fail(&Problem{Seq: head.Seq, Reason: "last record's hash does not match the head"})
+	case i < len(cps):
+		return fail(&Problem{Seq: cps[i].Seq, Reason: "checkpoint for a record that does not exist (records deleted?)"})
+	}
+	c.rep.OK = true
+	return c.rep, nil
+}
