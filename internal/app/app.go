@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ import (
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
 	"github.com/firebreak-dev/firebreak/internal/timer"
 	"github.com/firebreak-dev/firebreak/internal/token"
+	"github.com/firebreak-dev/firebreak/services/audit"
+	auditpg "github.com/firebreak-dev/firebreak/services/audit/store/postgres"
+	auditsqlite "github.com/firebreak-dev/firebreak/services/audit/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/escalation"
 	escalationpg "github.com/firebreak-dev/firebreak/services/escalation/store/postgres"
 	escalationsqlite "github.com/firebreak-dev/firebreak/services/escalation/store/sqlite"
@@ -46,7 +50,7 @@ import (
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -86,6 +90,10 @@ type Config struct {
 	// JetStream redelivers it (and so how late a message in flight during a
 	// crash arrives). Default 30 s.
 	AckWait time.Duration
+	// AuditSigningKey is the base64 Ed25519 seed that signs audit
+	// checkpoints. Empty: FIREBREAK_AUDIT_SIGNING_KEY, else (with
+	// GenerateToken, as in dev) DataDir/audit.key, created if missing.
+	AuditSigningKey string
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -156,6 +164,8 @@ type App struct {
 	// Escalation is the escalation service when this process runs it
 	// (tests).
 	Escalation *escalation.Service
+	// Audit is the audit service when this process runs it (tests).
+	Audit *audit.Service
 
 	closeOnce sync.Once
 }
@@ -312,8 +322,80 @@ func (a *App) wire(ctx context.Context, name string) error {
 		a.Incident = svc
 	case escalation.Name:
 		return a.wireEscalation(ctx, log)
+	case audit.Name:
+		return a.wireAudit(ctx, log)
 	}
 	return nil
+}
+
+// wireAudit builds the audit service: its store (it emits nothing, so no
+// relay), its signing key, its consumers and its routes.
+func (a *App) wireAudit(ctx context.Context, log *slog.Logger) error {
+	signer, err := a.auditSigner()
+	if err != nil {
+		return err
+	}
+	var store audit.Store
+	if a.cfg.Postgres != "" {
+		pool, err := a.openPostgres(ctx, audit.Name)
+		if err != nil {
+			return err
+		}
+		store = auditpg.New(pool)
+	} else {
+		d, err := a.openSQLite(ctx, audit.Name)
+		if err != nil {
+			return err
+		}
+		store = auditsqlite.New(d)
+	}
+	svc, err := audit.New(store, log, audit.Config{Signer: signer, AckWait: a.cfg.AckWait, Now: a.cfg.Now})
+	if err != nil {
+		return err
+	}
+	if err := svc.Register(a.router); err != nil {
+		return err
+	}
+	svc.Routes(a.http, log)
+	a.Audit = svc
+	return nil
+}
+
+// AuditKeyFile is where `dev` keeps the generated audit signing key.
+func (a *App) AuditKeyFile() string { return filepath.Join(a.cfg.DataDir, "audit.key") }
+
+// auditSigner loads the checkpoint signing key (see Config.AuditSigningKey);
+// nil when `serve` has none.
+func (a *App) auditSigner() (*audit.Signer, error) {
+	key := a.cfg.AuditSigningKey
+	if key == "" {
+		key = os.Getenv("FIREBREAK_AUDIT_SIGNING_KEY")
+	}
+	if key == "" {
+		b, err := os.ReadFile(a.AuditKeyFile())
+		switch {
+		case err == nil:
+			key = strings.TrimSpace(string(b))
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("read audit signing key: %w", err)
+		case !a.cfg.GenerateToken:
+			a.log.Warn("no audit signing key: the audit log is chained but no checkpoints are signed; set FIREBREAK_AUDIT_SIGNING_KEY (a base64 Ed25519 seed, e.g. openssl rand -base64 32)")
+			return nil, nil
+		default:
+			seed := make([]byte, 32)
+			if _, err := rand.Read(seed); err != nil {
+				return nil, err
+			}
+			key = base64.StdEncoding.EncodeToString(seed)
+			if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data dir: %w", err)
+			}
+			if err := os.WriteFile(a.AuditKeyFile(), []byte(key+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write audit signing key: %w", err)
+			}
+		}
+	}
+	return audit.ParseSigningKey(key)
 }
 
 // wireEscalation builds the escalation service: its store, the relay of its
@@ -421,6 +503,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", incident.Name}
 	case escalation.Name:
 		return []string{"outbox", "timer", escalation.Name}
+	case audit.Name:
+		return []string{"outbox", audit.Name}
 	}
 	return nil
 }

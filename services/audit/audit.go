@@ -88,6 +88,9 @@ type Store interface {
 	// (redelivery) appends nothing. Appends from any number of processes
 	// serialize, so the chain never forks. It returns the appended records.
 	Append(ctx context.Context, consumer string, recordedAt time.Time, envs ...events.Envelope) ([]Record, error)
+	// Contains reports whether the message msgID is in the log (or was,
+	// before an archive).
+	Contains(ctx context.Context, msgID string) (bool, error)
 	// Get returns record seq. Errors: ErrNotFound.
 	Get(ctx context.Context, seq int64) (Record, error)
 	// Range returns records with from <= seq <= to (to 0: no upper bound)

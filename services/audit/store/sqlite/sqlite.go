@@ -91,6 +91,15 @@ func record(r gen.AuditRecord) (audit.Record, error) {
 	}, nil
 }
 
+// Contains implements audit.Store.
+func (s *Store) Contains(ctx context.Context, msgID string) (bool, error) {
+	n, err := gen.New(s.db).AuditRecordExists(ctx, msgID)
+	if err != nil {
+		return false, fmt.Errorf("audit record exists: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Get implements audit.Store.
 func (s *Store) Get(ctx context.Context, seq int64) (audit.Record, error) {
 	r, err := gen.New(s.db).AuditRecordGet(ctx, seq)
