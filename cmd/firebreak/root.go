@@ -87,7 +87,7 @@ the file.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(stdout, stderr), newServeCmd(stderr), newMigrateCmd(stdout),
 		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout),
-		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout))
+		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
