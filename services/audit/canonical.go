@@ -2,10 +2,8 @@ package audit
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -18,109 +16,322 @@ import (
 // their names, no insignificant whitespace, strings with only the escapes
 // JSON requires, numbers in the shortest form that round-trips an IEEE
 // double (as ECMAScript prints them). Duplicate member names are an error.
+// Like encoding/json, it reads invalid UTF-8 and lone surrogates as U+FFFD.
 func Canonicalize(doc []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var buf bytes.Buffer
-	buf.Grow(len(doc))
-	if err := canonValue(dec, &buf); err != nil {
+	p := canonParser{in: doc}
+	out := make([]byte, 0, len(doc))
+	out, err := p.value(out, 0)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	p.space()
+	if p.i != len(p.in) {
 		return nil, errors.New("canonical json: trailing data after the document")
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
-func canonValue(dec *json.Decoder, buf *bytes.Buffer) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("canonical json: %w", err)
-	}
-	return canonToken(dec, tok, buf)
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+type canonParser struct {
+	in []byte
+	i  int
 }
 
-func canonToken(dec *json.Decoder, tok json.Token, buf *bytes.Buffer) error {
-	switch v := tok.(type) {
-	case json.Delim:
-		switch v {
-		case '{':
-			return canonObject(dec, buf)
-		case '[':
-			buf.WriteByte('[')
-			for i := 0; dec.More(); i++ {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				if err := canonValue(dec, buf); err != nil {
-					return err
-				}
-			}
-			if _, err := dec.Token(); err != nil { // ']'
-				return fmt.Errorf("canonical json: %w", err)
-			}
-			buf.WriteByte(']')
-			return nil
+func (p *canonParser) errf(format string, args ...any) error {
+	return fmt.Errorf("canonical json: offset %d: %s", p.i, fmt.Sprintf(format, args...))
+}
+
+func (p *canonParser) space() {
+	for p.i < len(p.in) {
+		switch p.in[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
 		}
-		return fmt.Errorf("canonical json: unexpected %q", v)
-	case string:
-		writeString(buf, v)
-	case json.Number:
-		s, err := canonNumber(v)
+	}
+}
+
+func (p *canonParser) value(out []byte, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, p.errf("nested too deeply")
+	}
+	p.space()
+	if p.i >= len(p.in) {
+		return nil, p.errf("unexpected end of input")
+	}
+	switch c := p.in[p.i]; {
+	case c == '{':
+		return p.object(out, depth)
+	case c == '[':
+		p.i++
+		out = append(out, '[')
+		p.space()
+		if p.i < len(p.in) && p.in[p.i] == ']' {
+			p.i++
+			return append(out, ']'), nil
+		}
+		for {
+			var err error
+			if out, err = p.value(out, depth+1); err != nil {
+				return nil, err
+			}
+			p.space()
+			if p.i >= len(p.in) {
+				return nil, p.errf("unexpected end of input in array")
+			}
+			switch p.in[p.i] {
+			case ',':
+				p.i++
+				out = append(out, ',')
+			case ']':
+				p.i++
+				return append(out, ']'), nil
+			default:
+				return nil, p.errf("want , or ] in array")
+			}
+		}
+	case c == '"':
+		s, err := p.str()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		buf.WriteString(s)
-	case bool:
-		buf.WriteString(strconv.FormatBool(v))
-	case nil:
-		buf.WriteString("null")
-	default:
-		return fmt.Errorf("canonical json: unexpected token %v", tok)
+		return appendString(out, s), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number(out)
 	}
-	return nil
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(p.in[p.i:], []byte(lit)) {
+			p.i += len(lit)
+			return append(out, lit...), nil
+		}
+	}
+	return nil, p.errf("invalid character %q", p.in[p.i])
+}
+
+func (p *canonParser) object(out []byte, depth int) ([]byte, error) {
+	p.i++ // {
+	var members []member
+	p.space()
+	if p.i < len(p.in) && p.in[p.i] == '}' {
+		p.i++
+		return append(out, '{', '}'), nil
+	}
+	for {
+		p.space()
+		if p.i >= len(p.in) || p.in[p.i] != '"' {
+			return nil, p.errf("want a member name")
+		}
+		name, err := p.str()
+		if err != nil {
+			return nil, err
+		}
+		p.space()
+		if p.i >= len(p.in) || p.in[p.i] != ':' {
+			return nil, p.errf("want : after a member name")
+		}
+		p.i++
+		v, err := p.value(nil, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, member{name: name, value: v})
+		p.space()
+		if p.i >= len(p.in) {
+			return nil, p.errf("unexpected end of input in object")
+		}
+		if p.in[p.i] == ',' {
+			p.i++
+			continue
+		}
+		if p.in[p.i] != '}' {
+			return nil, p.errf("want , or } in object")
+		}
+		p.i++
+		break
+	}
+	slices.SortFunc(members, func(a, b member) int { return compareUTF16(a.name, b.name) })
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			if members[i-1].name == m.name {
+				return nil, fmt.Errorf("canonical json: duplicate member %q", m.name)
+			}
+			out = append(out, ',')
+		}
+		out = appendString(out, m.name)
+		out = append(out, ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}'), nil
+}
+
+// str reads a JSON string at p.i and returns its value.
+func (p *canonParser) str() (string, error) {
+	p.i++ // opening quote
+	start := p.i
+	// Fast path: no escapes, ASCII or valid UTF-8.
+	for p.i < len(p.in) {
+		c := p.in[p.i]
+		if c == '"' {
+			s := p.in[start:p.i]
+			if utf8.Valid(s) {
+				p.i++
+				return string(s), nil
+			}
+			break
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		p.i++
+	}
+	p.i = start
+	var b []byte
+	for {
+		if p.i >= len(p.in) {
+			return "", p.errf("unterminated string")
+		}
+		c := p.in[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(b), nil
+		case c < 0x20:
+			return "", p.errf("control character in string")
+		case c == '\\':
+			if p.i+1 >= len(p.in) {
+				return "", p.errf("unterminated escape")
+			}
+			e := p.in[p.i+1]
+			p.i += 2
+			switch e {
+			case '"', '\\', '/':
+				b = append(b, e)
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				r, ok := p.hex4()
+				if !ok {
+					return "", p.errf("bad \\u escape")
+				}
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if p.i+1 < len(p.in) && p.in[p.i] == '\\' && p.in[p.i+1] == 'u' {
+						save := p.i
+						p.i += 2
+						if x, ok := p.hex4(); ok {
+							r2 = x
+						} else {
+							return "", p.errf("bad \\u escape")
+						}
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							b = utf8.AppendRune(b, d)
+							continue
+						}
+						p.i = save
+					}
+					r = utf8.RuneError
+				}
+				b = utf8.AppendRune(b, r)
+			default:
+				return "", p.errf("bad escape \\%c", e)
+			}
+		default:
+			r, size := utf8.DecodeRune(p.in[p.i:])
+			p.i += size
+			b = utf8.AppendRune(b, r) // invalid UTF-8 becomes U+FFFD
+		}
+	}
+}
+
+func (p *canonParser) hex4() (rune, bool) {
+	if p.i+4 > len(p.in) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.in[p.i : p.i+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	p.i += 4
+	return r, true
+}
+
+// number reads a number with JSON's grammar and writes its canonical form.
+func (p *canonParser) number(out []byte) ([]byte, error) {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.in) && p.in[p.i] >= '0' && p.in[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.in[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.in) && p.in[p.i] == '0' {
+		p.i++
+	} else if digits() == 0 {
+		return nil, p.errf("bad number")
+	}
+	integer := true
+	if p.i < len(p.in) && p.in[p.i] == '.' {
+		p.i++
+		integer = false
+		if digits() == 0 {
+			return nil, p.errf("bad number")
+		}
+	}
+	if p.i < len(p.in) && (p.in[p.i] == 'e' || p.in[p.i] == 'E') {
+		p.i++
+		integer = false
+		if p.i < len(p.in) && (p.in[p.i] == '+' || p.in[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return nil, p.errf("bad number")
+		}
+	}
+	lit := p.in[start:p.i]
+	// Short integers are their own canonical form (but -0 is 0).
+	if integer && len(lit) <= 15 {
+		if string(lit) == "-0" {
+			return append(out, '0'), nil
+		}
+		return append(out, lit...), nil
+	}
+	s, err := canonNumber(string(lit))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, s...), nil
 }
 
 type member struct {
 	name  string
 	value []byte
-}
-
-func canonObject(dec *json.Decoder, buf *bytes.Buffer) error {
-	var members []member
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("canonical json: %w", err)
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return fmt.Errorf("canonical json: object key %v is not a string", tok)
-		}
-		var vb bytes.Buffer
-		if err := canonValue(dec, &vb); err != nil {
-			return err
-		}
-		members = append(members, member{name: name, value: vb.Bytes()})
-	}
-	if _, err := dec.Token(); err != nil { // '}'
-		return fmt.Errorf("canonical json: %w", err)
-	}
-	slices.SortFunc(members, func(a, b member) int { return compareUTF16(a.name, b.name) })
-	buf.WriteByte('{')
-	for i, m := range members {
-		if i > 0 {
-			if members[i-1].name == m.name {
-				return fmt.Errorf("canonical json: duplicate member %q", m.name)
-			}
-			buf.WriteByte(',')
-		}
-		writeString(buf, m.name)
-		buf.WriteByte(':')
-		buf.Write(m.value)
-	}
-	buf.WriteByte('}')
-	return nil
 }
 
 // compareUTF16 orders strings by their UTF-16 code units, as JCS sorts
@@ -149,40 +360,44 @@ func compareUTF16(a, b string) int {
 
 const hexDigits = "0123456789abcdef"
 
-// writeString writes s as a JSON string with the escapes JCS prescribes:
+// appendString appends s as a JSON string with the escapes JCS prescribes:
 // \" \\ \b \f \n \r \t, \u00XX for other control characters, nothing else.
-func writeString(buf *bytes.Buffer, s string) {
-	buf.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			buf.WriteString(`\"`)
-		case r == '\\':
-			buf.WriteString(`\\`)
-		case r == '\b':
-			buf.WriteString(`\b`)
-		case r == '\f':
-			buf.WriteString(`\f`)
-		case r == '\n':
-			buf.WriteString(`\n`)
-		case r == '\r':
-			buf.WriteString(`\r`)
-		case r == '\t':
-			buf.WriteString(`\t`)
-		case r < 0x20:
-			buf.WriteString(`\u00`)
-			buf.WriteByte(hexDigits[r>>4])
-			buf.WriteByte(hexDigits[r&0xf])
-		default:
-			buf.WriteRune(r)
+func appendString(out []byte, s string) []byte {
+	out = append(out, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
+		out = append(out, s[start:i]...)
+		switch c {
+		case '"':
+			out = append(out, '\\', '"')
+		case '\\':
+			out = append(out, '\\', '\\')
+		case '\b':
+			out = append(out, '\\', 'b')
+		case '\f':
+			out = append(out, '\\', 'f')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
 	}
-	buf.WriteByte('"')
+	out = append(out, s[start:]...)
+	return append(out, '"')
 }
 
 // canonNumber prints n as ECMAScript prints the double it denotes.
-func canonNumber(n json.Number) (string, error) {
-	f, err := strconv.ParseFloat(string(n), 64)
+func canonNumber(n string) (string, error) {
+	f, err := strconv.ParseFloat(n, 64)
 	if err != nil || math.IsInf(f, 0) {
 		return "", fmt.Errorf("canonical json: number %s is not an IEEE double", n)
 	}

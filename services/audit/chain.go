@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
 // Hash links entry to the record before it: the hex SHA-256 of prevHash (as
@@ -30,7 +31,7 @@ func NewRecord(env events.Envelope, recordedAt time.Time) (Record, error) {
 	}
 	entry, err := Canonicalize(raw)
 	if err != nil {
-		return Record{}, fmt.Errorf("canonicalize %s %s: %w", env.Type, env.ID, err)
+		return Record{}, fault.Wrap(ErrBadEntry, "%s %s: %v", env.Type, env.ID, err)
 	}
 	r := Record{RecordedAt: recordedAt.UTC().Truncate(time.Microsecond), Entry: string(entry)}
 	r.fill(env)

@@ -107,11 +107,6 @@ func (s *Service) PublicKey() string {
 // Record appends envs to the log (a redelivered one appends nothing) and
 // makes the checkpoints that the new records reached.
 func (s *Service) Record(ctx context.Context, envs ...events.Envelope) error {
-	for _, env := range envs {
-		if _, err := NewRecord(env, s.cfg.Now()); err != nil {
-			return fault.Wrap(ErrBadEntry, "%v", err)
-		}
-	}
 	if len(envs) > 0 {
 		s.settle(ctx, envs[len(envs)-1])
 		s.awaitCause(ctx, envs[0])

@@ -38,7 +38,8 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 	if err != nil {
 		return Report{}, err
 	}
-	cps, err := r.Checkpoints(ctx, head.AnchorSeq, 0)
+	// Only up to the head read above: appends may go on while this runs.
+	cps, err := r.Checkpoints(ctx, head.AnchorSeq, head.Seq)
 	if err != nil {
 		return Report{}, err
 	}
@@ -78,9 +79,9 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 	if p := checkCP(head.AnchorSeq, head.AnchorHash); p != nil {
 		return fail(p)
 	}
-	from := head.AnchorSeq + 1
-	for {
-		page, err := r.Range(ctx, from, 0, Filter{Limit: MaxPage})
+	// (Range's to of 0 means no bound: an empty chain reads nothing.)
+	for from := head.AnchorSeq + 1; from <= head.Seq; {
+		page, err := r.Range(ctx, from, head.Seq, Filter{Limit: MaxPage})
 		if err != nil {
 			return Report{}, err
 		}
@@ -100,11 +101,31 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 			return Report{}, err
 		}
 	}
+	// Records and checkpoints past the head are legitimate only if they
+	// were appended since the head was read: read them, then the head
+	// again (an append moves the head in the same transaction, and a
+	// checkpoint is made after its record).
+	extraRecs, err := r.Range(ctx, head.Seq+1, 0, Filter{Limit: 1})
+	if err != nil {
+		return Report{}, err
+	}
+	extraCPs, err := r.Checkpoints(ctx, head.Seq+1, 0)
+	if err != nil {
+		return Report{}, err
+	}
+	now, err := r.Head(ctx)
+	if err != nil {
+		return Report{}, err
+	}
 	switch {
+	case len(extraRecs) > 0 && extraRecs[0].Seq > now.Seq:
+		return fail(&Problem{Seq: extraRecs[0].Seq, Reason: fmt.Sprintf("record after the head (%d) inserted", now.Seq)})
+	case len(extraCPs) > 0 && extraCPs[len(extraCPs)-1].Seq > now.Seq:
+		return fail(&Problem{Seq: extraCPs[len(extraCPs)-1].Seq, Reason: fmt.Sprintf("checkpoint for a record that does not exist (records after %d deleted?)", now.Seq)})
+	case now.AnchorSeq != head.AnchorSeq:
+		return Report{}, fmt.Errorf("audit log archived while verifying; verify again")
 	case c.next-1 < head.Seq:
 		return fail(&Problem{Seq: c.next, Reason: fmt.Sprintf("record missing (deleted?): the head says the log ends at %d", head.Seq)})
-	case c.next-1 > head.Seq:
-		return fail(&Problem{Seq: head.Seq + 1, Reason: fmt.Sprintf("record after the head (%d) inserted", head.Seq)})
 	case c.prev != head.Hash:
 		return fail(&Problem{Seq: head.Seq, Reason: "last record's hash does not match the head"})
 	case i < len(cps):

@@ -53,26 +53,23 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 			if !fresh {
 				continue
 			}
-			// Another consumer may have logged the same message.
-			if n, err := q.AuditRecordExists(ctx, env.ID); err != nil {
-				return fmt.Errorf("audit record exists: %w", err)
-			} else if n > 0 {
-				continue
-			}
 			r, err := audit.NewRecord(env, recordedAt)
 			if err != nil {
 				return err
 			}
-			seq++
-			r.Seq, r.PrevHash = seq, prev
+			r.Seq, r.PrevHash = seq+1, prev
 			r.Hash = audit.Hash(prev, r.Entry)
-			if err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
+			n, err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
 				Seq: r.Seq, RecordedAt: ts(r.RecordedAt), MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
 				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
-			}); err != nil {
+			})
+			if err != nil {
 				return fmt.Errorf("audit append %s: %w", env.ID, err)
 			}
-			prev = r.Hash
+			if n == 0 {
+				continue // another consumer logged the same message
+			}
+			seq, prev = r.Seq, r.Hash
 			out = append(out, r)
 		}
 		if len(out) == 0 {
@@ -126,8 +123,8 @@ func (s *Store) Range(ctx context.Context, from, to int64, f audit.Filter) ([]au
 	q := gen.New(s.pool)
 	var rows []gen.AuditRecord
 	var err error
-	if f.Since.IsZero() && f.Until.IsZero() && f.Type == "" && f.Actor == "" && f.Incident == "" && to == math.MaxInt64 {
-		rows, err = q.AuditRecordPage(ctx, gen.AuditRecordPageParams{FromSeq: from, Lim: int32(limit)})
+	if f.Since.IsZero() && f.Until.IsZero() && f.Type == "" && f.Actor == "" && f.Incident == "" {
+		rows, err = q.AuditRecordPage(ctx, gen.AuditRecordPageParams{FromSeq: from, ToSeq: to, Lim: int32(limit)})
 	} else {
 		p := gen.AuditRecordRangeParams{FromSeq: from, ToSeq: to, Type: f.Type, Actor: f.Actor, Incident: f.Incident, Lim: int32(limit)}
 		if !f.Since.IsZero() {

@@ -12,9 +12,12 @@ UPDATE audit_head SET seq = @seq, hash = @hash WHERE id = 1;
 -- name: AuditAnchorSet :exec
 UPDATE audit_head SET anchor_seq = @seq, anchor_hash = @hash WHERE id = 1;
 
--- name: AuditRecordInsert :exec
+-- name: AuditRecordInsert :execrows
+-- A message already in the log (delivered on another consumer) inserts
+-- nothing.
 INSERT INTO audit_record (seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (msg_id) DO NOTHING;
 
 -- name: AuditRecordExists :one
 SELECT COUNT(*) FROM audit_record WHERE msg_id = ?;
@@ -24,7 +27,7 @@ SELECT * FROM audit_record WHERE seq = ?;
 
 -- name: AuditRecordPage :many
 -- Every record from seq on, in order: what verification walks.
-SELECT * FROM audit_record WHERE seq >= @from_seq ORDER BY seq LIMIT @lim;
+SELECT * FROM audit_record WHERE seq >= @from_seq AND seq <= @to_seq ORDER BY seq LIMIT @lim;
 
 -- name: AuditRecordRange :many
 -- Records in [from_seq, to_seq] matching the filters ('' matches any).

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -20,20 +21,44 @@ import (
 
 // Store is the audit log on a SQLite database migrated with the "outbox"
 // and "audit" sets.
-type Store struct{ db *sql.DB }
+type Store struct {
+	db *sql.DB
+
+	mu sync.Mutex
+	// prepared holds the statements prepared once (per connection) for
+	// the append path; nil until the first append.
+	prepared *gen.Queries
+}
 
 var _ audit.Store = (*Store)(nil)
 
 // New returns the store of d.
 func New(d *sql.DB) *Store { return &Store{db: d} }
 
+func (s *Store) queries(ctx context.Context) (*gen.Queries, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared == nil {
+		q, err := gen.Prepare(ctx, s.db)
+		if err != nil {
+			return nil, fmt.Errorf("audit: prepare statements: %w", err)
+		}
+		s.prepared = q
+	}
+	return s.prepared, nil
+}
+
 // Append implements audit.Store. SQLite transactions here are IMMEDIATE,
 // so appends from every connection and process serialize on the write lock.
 func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Time, envs ...events.Envelope) ([]audit.Record, error) {
+	prepared, err := s.queries(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []audit.Record
-	err := db.InTx(ctx, s.db, func(tx *sql.Tx) error {
+	err = db.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		out = out[:0]
-		q := gen.New(tx)
+		q := prepared.WithTx(tx)
 		head, err := q.AuditHeadGet(ctx)
 		if err != nil {
 			return fmt.Errorf("audit head: %w", err)
@@ -47,26 +72,23 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 			if !fresh {
 				continue
 			}
-			// Another consumer may have logged the same message.
-			if n, err := q.AuditRecordExists(ctx, env.ID); err != nil {
-				return fmt.Errorf("audit record exists: %w", err)
-			} else if n > 0 {
-				continue
-			}
 			r, err := audit.NewRecord(env, recordedAt)
 			if err != nil {
 				return err
 			}
-			seq++
-			r.Seq, r.PrevHash = seq, prev
+			r.Seq, r.PrevHash = seq+1, prev
 			r.Hash = audit.Hash(prev, r.Entry)
-			if err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
+			n, err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
 				Seq: r.Seq, RecordedAt: db.FormatTime(r.RecordedAt), MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
 				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
-			}); err != nil {
+			})
+			if err != nil {
 				return fmt.Errorf("audit append %s: %w", env.ID, err)
 			}
-			prev = r.Hash
+			if n == 0 {
+				continue // another consumer logged the same message
+			}
+			seq, prev = r.Seq, r.Hash
 			out = append(out, r)
 		}
 		if len(out) == 0 {
@@ -124,8 +146,8 @@ func (s *Store) Range(ctx context.Context, from, to int64, f audit.Filter) ([]au
 	q := gen.New(s.db)
 	var rows []gen.AuditRecord
 	var err error
-	if f.Since.IsZero() && f.Until.IsZero() && f.Type == "" && f.Actor == "" && f.Incident == "" && to == math.MaxInt64 {
-		rows, err = q.AuditRecordPage(ctx, gen.AuditRecordPageParams{FromSeq: from, Lim: int64(limit)})
+	if f.Since.IsZero() && f.Until.IsZero() && f.Type == "" && f.Actor == "" && f.Incident == "" {
+		rows, err = q.AuditRecordPage(ctx, gen.AuditRecordPageParams{FromSeq: from, ToSeq: to, Lim: int64(limit)})
 	} else {
 		p := gen.AuditRecordRangeParams{FromSeq: from, ToSeq: to, Type: f.Type, Actor: f.Actor, Incident: f.Incident, Lim: int64(limit)}
 		if !f.Since.IsZero() {

@@ -218,9 +218,10 @@ func (q *Queries) AuditRecordGet(ctx context.Context, seq int64) (AuditRecord, e
 	return i, err
 }
 
-const auditRecordInsert = `-- name: AuditRecordInsert :exec
+const auditRecordInsert = `-- name: AuditRecordInsert :execrows
 INSERT INTO audit_record (seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (msg_id) DO NOTHING
 `
 
 type AuditRecordInsertParams struct {
@@ -237,8 +238,10 @@ type AuditRecordInsertParams struct {
 	Hash       string
 }
 
-func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertParams) error {
-	_, err := q.db.Exec(ctx, auditRecordInsert,
+// A message already in the log (delivered on another consumer) inserts
+// nothing.
+func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertParams) (int64, error) {
+	result, err := q.db.Exec(ctx, auditRecordInsert,
 		arg.Seq,
 		arg.RecordedAt,
 		arg.MsgID,
@@ -251,21 +254,25 @@ func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertPa
 		arg.PrevHash,
 		arg.Hash,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const auditRecordPage = `-- name: AuditRecordPage :many
-SELECT seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash FROM audit_record WHERE seq >= $1 ORDER BY seq LIMIT $2
+SELECT seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash FROM audit_record WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3
 `
 
 type AuditRecordPageParams struct {
 	FromSeq int64
+	ToSeq   int64
 	Lim     int32
 }
 
 // Every record from seq on, in order: what verification walks.
 func (q *Queries) AuditRecordPage(ctx context.Context, arg AuditRecordPageParams) ([]AuditRecord, error) {
-	rows, err := q.db.Query(ctx, auditRecordPage, arg.FromSeq, arg.Lim)
+	rows, err := q.db.Query(ctx, auditRecordPage, arg.FromSeq, arg.ToSeq, arg.Lim)
 	if err != nil {
 		return nil, err
 	}

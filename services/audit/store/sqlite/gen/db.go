@@ -7,6 +7,7 @@ package gen
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,178 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.auditAnchorSetStmt, err = db.PrepareContext(ctx, auditAnchorSet); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditAnchorSet: %w", err)
+	}
+	if q.auditCheckpointInsertStmt, err = db.PrepareContext(ctx, auditCheckpointInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditCheckpointInsert: %w", err)
+	}
+	if q.auditCheckpointLatestStmt, err = db.PrepareContext(ctx, auditCheckpointLatest); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditCheckpointLatest: %w", err)
+	}
+	if q.auditCheckpointListStmt, err = db.PrepareContext(ctx, auditCheckpointList); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditCheckpointList: %w", err)
+	}
+	if q.auditHeadGetStmt, err = db.PrepareContext(ctx, auditHeadGet); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditHeadGet: %w", err)
+	}
+	if q.auditHeadSetStmt, err = db.PrepareContext(ctx, auditHeadSet); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditHeadSet: %w", err)
+	}
+	if q.auditRecordArchiveStmt, err = db.PrepareContext(ctx, auditRecordArchive); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordArchive: %w", err)
+	}
+	if q.auditRecordExistsStmt, err = db.PrepareContext(ctx, auditRecordExists); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordExists: %w", err)
+	}
+	if q.auditRecordGetStmt, err = db.PrepareContext(ctx, auditRecordGet); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordGet: %w", err)
+	}
+	if q.auditRecordInsertStmt, err = db.PrepareContext(ctx, auditRecordInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordInsert: %w", err)
+	}
+	if q.auditRecordPageStmt, err = db.PrepareContext(ctx, auditRecordPage); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordPage: %w", err)
+	}
+	if q.auditRecordRangeStmt, err = db.PrepareContext(ctx, auditRecordRange); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditRecordRange: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.auditAnchorSetStmt != nil {
+		if cerr := q.auditAnchorSetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditAnchorSetStmt: %w", cerr)
+		}
+	}
+	if q.auditCheckpointInsertStmt != nil {
+		if cerr := q.auditCheckpointInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditCheckpointInsertStmt: %w", cerr)
+		}
+	}
+	if q.auditCheckpointLatestStmt != nil {
+		if cerr := q.auditCheckpointLatestStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditCheckpointLatestStmt: %w", cerr)
+		}
+	}
+	if q.auditCheckpointListStmt != nil {
+		if cerr := q.auditCheckpointListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditCheckpointListStmt: %w", cerr)
+		}
+	}
+	if q.auditHeadGetStmt != nil {
+		if cerr := q.auditHeadGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditHeadGetStmt: %w", cerr)
+		}
+	}
+	if q.auditHeadSetStmt != nil {
+		if cerr := q.auditHeadSetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditHeadSetStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordArchiveStmt != nil {
+		if cerr := q.auditRecordArchiveStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordArchiveStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordExistsStmt != nil {
+		if cerr := q.auditRecordExistsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordExistsStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordGetStmt != nil {
+		if cerr := q.auditRecordGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordGetStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordInsertStmt != nil {
+		if cerr := q.auditRecordInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordInsertStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordPageStmt != nil {
+		if cerr := q.auditRecordPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordPageStmt: %w", cerr)
+		}
+	}
+	if q.auditRecordRangeStmt != nil {
+		if cerr := q.auditRecordRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditRecordRangeStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                        DBTX
+	tx                        *sql.Tx
+	auditAnchorSetStmt        *sql.Stmt
+	auditCheckpointInsertStmt *sql.Stmt
+	auditCheckpointLatestStmt *sql.Stmt
+	auditCheckpointListStmt   *sql.Stmt
+	auditHeadGetStmt          *sql.Stmt
+	auditHeadSetStmt          *sql.Stmt
+	auditRecordArchiveStmt    *sql.Stmt
+	auditRecordExistsStmt     *sql.Stmt
+	auditRecordGetStmt        *sql.Stmt
+	auditRecordInsertStmt     *sql.Stmt
+	auditRecordPageStmt       *sql.Stmt
+	auditRecordRangeStmt      *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                        tx,
+		tx:                        tx,
+		auditAnchorSetStmt:        q.auditAnchorSetStmt,
+		auditCheckpointInsertStmt: q.auditCheckpointInsertStmt,
+		auditCheckpointLatestStmt: q.auditCheckpointLatestStmt,
+		auditCheckpointListStmt:   q.auditCheckpointListStmt,
+		auditHeadGetStmt:          q.auditHeadGetStmt,
+		auditHeadSetStmt:          q.auditHeadSetStmt,
+		auditRecordArchiveStmt:    q.auditRecordArchiveStmt,
+		auditRecordExistsStmt:     q.auditRecordExistsStmt,
+		auditRecordGetStmt:        q.auditRecordGetStmt,
+		auditRecordInsertStmt:     q.auditRecordInsertStmt,
+		auditRecordPageStmt:       q.auditRecordPageStmt,
+		auditRecordRangeStmt:      q.auditRecordRangeStmt,
 	}
 }

@@ -19,7 +19,7 @@ type AuditAnchorSetParams struct {
 }
 
 func (q *Queries) AuditAnchorSet(ctx context.Context, arg AuditAnchorSetParams) error {
-	_, err := q.db.ExecContext(ctx, auditAnchorSet, arg.Seq, arg.Hash)
+	_, err := q.exec(ctx, q.auditAnchorSetStmt, auditAnchorSet, arg.Seq, arg.Hash)
 	return err
 }
 
@@ -38,7 +38,7 @@ type AuditCheckpointInsertParams struct {
 }
 
 func (q *Queries) AuditCheckpointInsert(ctx context.Context, arg AuditCheckpointInsertParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, auditCheckpointInsert,
+	result, err := q.exec(ctx, q.auditCheckpointInsertStmt, auditCheckpointInsert,
 		arg.Seq,
 		arg.Hash,
 		arg.SignedAt,
@@ -56,7 +56,7 @@ SELECT seq, hash, signed_at, public_key, signature FROM audit_checkpoint ORDER B
 `
 
 func (q *Queries) AuditCheckpointLatest(ctx context.Context) (AuditCheckpoint, error) {
-	row := q.db.QueryRowContext(ctx, auditCheckpointLatest)
+	row := q.queryRow(ctx, q.auditCheckpointLatestStmt, auditCheckpointLatest)
 	var i AuditCheckpoint
 	err := row.Scan(
 		&i.Seq,
@@ -78,7 +78,7 @@ type AuditCheckpointListParams struct {
 }
 
 func (q *Queries) AuditCheckpointList(ctx context.Context, arg AuditCheckpointListParams) ([]AuditCheckpoint, error) {
-	rows, err := q.db.QueryContext(ctx, auditCheckpointList, arg.FromSeq, arg.ToSeq)
+	rows, err := q.query(ctx, q.auditCheckpointListStmt, auditCheckpointList, arg.FromSeq, arg.ToSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ type AuditHeadGetRow struct {
 // the log is append-only; only AuditRecordArchive deletes, and only a
 // prefix that ends at a signed checkpoint.
 func (q *Queries) AuditHeadGet(ctx context.Context) (AuditHeadGetRow, error) {
-	row := q.db.QueryRowContext(ctx, auditHeadGet)
+	row := q.queryRow(ctx, q.auditHeadGetStmt, auditHeadGet)
 	var i AuditHeadGetRow
 	err := row.Scan(
 		&i.Seq,
@@ -144,7 +144,7 @@ type AuditHeadSetParams struct {
 }
 
 func (q *Queries) AuditHeadSet(ctx context.Context, arg AuditHeadSetParams) error {
-	_, err := q.db.ExecContext(ctx, auditHeadSet, arg.Seq, arg.Hash)
+	_, err := q.exec(ctx, q.auditHeadSetStmt, auditHeadSet, arg.Seq, arg.Hash)
 	return err
 }
 
@@ -153,7 +153,7 @@ DELETE FROM audit_record WHERE seq <= ?
 `
 
 func (q *Queries) AuditRecordArchive(ctx context.Context, seq int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, auditRecordArchive, seq)
+	result, err := q.exec(ctx, q.auditRecordArchiveStmt, auditRecordArchive, seq)
 	if err != nil {
 		return 0, err
 	}
@@ -165,7 +165,7 @@ SELECT COUNT(*) FROM audit_record WHERE msg_id = ?
 `
 
 func (q *Queries) AuditRecordExists(ctx context.Context, msgID string) (int64, error) {
-	row := q.db.QueryRowContext(ctx, auditRecordExists, msgID)
+	row := q.queryRow(ctx, q.auditRecordExistsStmt, auditRecordExists, msgID)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -176,7 +176,7 @@ SELECT seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_i
 `
 
 func (q *Queries) AuditRecordGet(ctx context.Context, seq int64) (AuditRecord, error) {
-	row := q.db.QueryRowContext(ctx, auditRecordGet, seq)
+	row := q.queryRow(ctx, q.auditRecordGetStmt, auditRecordGet, seq)
 	var i AuditRecord
 	err := row.Scan(
 		&i.Seq,
@@ -194,9 +194,10 @@ func (q *Queries) AuditRecordGet(ctx context.Context, seq int64) (AuditRecord, e
 	return i, err
 }
 
-const auditRecordInsert = `-- name: AuditRecordInsert :exec
+const auditRecordInsert = `-- name: AuditRecordInsert :execrows
 INSERT INTO audit_record (seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (msg_id) DO NOTHING
 `
 
 type AuditRecordInsertParams struct {
@@ -213,8 +214,10 @@ type AuditRecordInsertParams struct {
 	Hash       string
 }
 
-func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertParams) error {
-	_, err := q.db.ExecContext(ctx, auditRecordInsert,
+// A message already in the log (delivered on another consumer) inserts
+// nothing.
+func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertParams) (int64, error) {
+	result, err := q.exec(ctx, q.auditRecordInsertStmt, auditRecordInsert,
 		arg.Seq,
 		arg.RecordedAt,
 		arg.MsgID,
@@ -227,21 +230,25 @@ func (q *Queries) AuditRecordInsert(ctx context.Context, arg AuditRecordInsertPa
 		arg.PrevHash,
 		arg.Hash,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const auditRecordPage = `-- name: AuditRecordPage :many
-SELECT seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash FROM audit_record WHERE seq >= ?1 ORDER BY seq LIMIT ?2
+SELECT seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash FROM audit_record WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
 `
 
 type AuditRecordPageParams struct {
 	FromSeq int64
+	ToSeq   int64
 	Lim     int64
 }
 
 // Every record from seq on, in order: what verification walks.
 func (q *Queries) AuditRecordPage(ctx context.Context, arg AuditRecordPageParams) ([]AuditRecord, error) {
-	rows, err := q.db.QueryContext(ctx, auditRecordPage, arg.FromSeq, arg.Lim)
+	rows, err := q.query(ctx, q.auditRecordPageStmt, auditRecordPage, arg.FromSeq, arg.ToSeq, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +307,7 @@ type AuditRecordRangeParams struct {
 
 // Records in [from_seq, to_seq] matching the filters (” matches any).
 func (q *Queries) AuditRecordRange(ctx context.Context, arg AuditRecordRangeParams) ([]AuditRecord, error) {
-	rows, err := q.db.QueryContext(ctx, auditRecordRange,
+	rows, err := q.query(ctx, q.auditRecordRangeStmt, auditRecordRange,
 		arg.FromSeq,
 		arg.ToSeq,
 		arg.Since,
