@@ -79,13 +79,15 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 	if p := checkCP(head.AnchorSeq, head.AnchorHash); p != nil {
 		return fail(p)
 	}
-	// (Range's to of 0 means no bound: an empty chain reads nothing.)
-	for from := head.AnchorSeq + 1; from <= head.Seq; {
-		page, err := r.Range(ctx, from, head.Seq, Filter{Limit: MaxPage})
-		if err != nil {
-			return Report{}, err
+	// One goroutine reads the next page while this one checks the last.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := readPages(pctx, r, head.AnchorSeq+1, head.Seq)
+	for pg := range pages {
+		if pg.err != nil {
+			return Report{}, pg.err
 		}
-		for _, rec := range page {
+		for _, rec := range pg.recs {
 			if p := c.add(rec); p != nil {
 				return fail(p)
 			}
@@ -93,13 +95,9 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 				return fail(p)
 			}
 		}
-		if len(page) < MaxPage {
-			break
-		}
-		from = page[len(page)-1].Seq + 1
-		if err := ctx.Err(); err != nil {
-			return Report{}, err
-		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Report{}, err
 	}
 	// Records and checkpoints past the head are legitimate only if they
 	// were appended since the head was read: read them, then the head
@@ -133,4 +131,32 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 	}
 	c.rep.OK = true
 	return c.rep, nil
+}
+
+type page struct {
+	recs []Record
+	err  error
+}
+
+// readPages sends the records from..to in pages of MaxPage, then closes
+// the channel; it stops early when ctx ends or a read fails.
+func readPages(ctx context.Context, r Reader, from, to int64) <-chan page {
+	ch := make(chan page, 1)
+	go func() {
+		defer close(ch)
+		// (Range's to of 0 means no bound: an empty chain reads nothing.)
+		for from <= to {
+			recs, err := r.Range(ctx, from, to, Filter{Limit: MaxPage})
+			select {
+			case ch <- page{recs: recs, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(recs) < MaxPage {
+				return
+			}
+			from = recs[len(recs)-1].Seq + 1
+		}
+	}()
+	return ch
 }
