@@ -45,7 +45,7 @@ func newAuditCmd(stdout io.Writer) *cobra.Command {
 }
 
 func newAuditVerifyCmd(stdout io.Writer, cf *clientFlags) *cobra.Command {
-	var dataDir, pgURL, pubKey string
+	var dataDir, pgURL, schema, pubKey string
 	c := &cobra.Command{
 		Use:   "verify",
 		Short: "Recompute the audit chain and name the first bad record",
@@ -56,7 +56,7 @@ record.
 Against a running server (--server, --token), on a dev data directory
 (--data-dir, reading <data-dir>/audit.db; checkpoints are checked with the key
 in <data-dir>/audit.key unless --public-key is given), or on PostgreSQL
-(--postgres, schema fb_audit).`,
+(--postgres, schema --schema, default fb_audit).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -89,7 +89,7 @@ in <data-dir>/audit.key unless --public-key is given), or on PostgreSQL
 				}
 				rep, err = verifyDataDir(ctx, dataDir, opts)
 			case pgURL != "":
-				rep, err = verifyPostgres(ctx, pgURL, opts)
+				rep, err = verifyPostgres(ctx, pgURL, schema, opts)
 			default:
 				err = apiGet(ctx, cf, "/api/v1/audit/verify", &rep)
 			}
@@ -110,7 +110,8 @@ in <data-dir>/audit.key unless --public-key is given), or on PostgreSQL
 		},
 	}
 	c.Flags().StringVar(&dataDir, "data-dir", "", "verify the dev data directory's audit.db offline")
-	c.Flags().StringVar(&pgURL, "postgres", "", "verify the audit schema (fb_audit) in this PostgreSQL database")
+	c.Flags().StringVar(&pgURL, "postgres", "", "verify the audit schema in this PostgreSQL database")
+	c.Flags().StringVar(&schema, "schema", app.PostgresSchema(audit.Name), "the audit service's PostgreSQL schema (with --postgres)")
 	c.Flags().StringVar(&pubKey, "public-key", "", "base64 Ed25519 public key that must have signed the checkpoints")
 	return c
 }
@@ -128,8 +129,8 @@ func verifyDataDir(ctx context.Context, dir string, opts []audit.VerifyOption) (
 	return audit.Verify(ctx, auditsqlite.New(d), opts...)
 }
 
-func verifyPostgres(ctx context.Context, dsn string, opts []audit.VerifyOption) (audit.Report, error) {
-	pool, err := db.OpenPostgres(ctx, dsn, app.PostgresSchema(audit.Name))
+func verifyPostgres(ctx context.Context, dsn, schema string, opts []audit.VerifyOption) (audit.Report, error) {
+	pool, err := db.OpenPostgres(ctx, dsn, schema)
 	if err != nil {
 		return audit.Report{}, err
 	}
