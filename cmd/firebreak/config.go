@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/internal/client"
+	"github.com/firebreak-dev/firebreak/internal/integration"
 	"github.com/firebreak-dev/firebreak/services/escalation"
 	"github.com/firebreak-dev/firebreak/services/escalation/configfile"
 )
@@ -22,14 +23,16 @@ func newApplyCmd(stdout io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE [--dry-run]",
-		Short: "Make the paging configuration (services, users, schedules, policies, maintenance windows) what FILE says",
+		Short: "Make the paging configuration (services, integrations, users, schedules, policies, maintenance windows) what FILE says",
 		Long: `Apply a paging configuration file: services, users with their contact methods
-and notification rules, on-call schedules, escalation policies and
-maintenance windows (format: docs/configuration-as-code.md; 'firebreak
+and notification rules, on-call schedules, escalation policies, maintenance
+windows and integrations (format: docs/configuration-as-code.md; 'firebreak
 export' writes the current one).
 
-The server's configuration becomes exactly the file's: what the file lacks is
-deleted. Every problem is reported as FILE:LINE and nothing is applied unless
+The paging configuration becomes exactly the file's: what the file lacks is
+deleted. Integrations the file names (by service and name) are created if
+they do not exist, and their keys printed once; integrations the file does
+not name are left alone (revoke them with 'firebreak integration revoke'). Every problem is reported as FILE:LINE and nothing is applied unless
 the whole file is valid. --dry-run shows the changes without making them:
   + created   ~ updated (fields)   - deleted
 Applying the same file again changes nothing. -f - reads standard input.`,
@@ -43,7 +46,7 @@ Applying the same file again changes nothing. -f - reads standard input.`,
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			cfg, idx, err := configfile.Parse(data)
+			doc, idx, err := configfile.ParseDocument(data)
 			if err != nil {
 				errs := configfile.Errors(err)
 				for _, e := range errs {
@@ -51,13 +54,28 @@ Applying the same file again changes nothing. -f - reads standard input.`,
 				}
 				return notApplied(name, len(errs))
 			}
-			if errs := escalation.Validate(cfg); len(errs) > 0 {
+			cfg := doc.Config
+			if errs := append(escalation.Validate(cfg), configfile.ValidateIntegrations(doc)...); len(errs) > 0 {
 				printFieldErrors(stderr, name, idx, errs)
 				return notApplied(name, len(errs))
 			}
 			c, err := cf.client()
 			if err != nil {
 				return err
+			}
+			// Integrations are planned before anything is applied, so a
+			// conflict leaves everything as it was.
+			var plan configfile.IntegrationPlan
+			if len(doc.Integrations) > 0 {
+				live, err := c.ListIntegrations(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("list integrations: %w", err)
+				}
+				plan = configfile.PlanIntegrations(doc, live.Items)
+				if len(plan.Conflicts) > 0 {
+					printFieldErrors(stderr, name, idx, plan.Conflicts)
+					return notApplied(name, len(plan.Conflicts))
+				}
 			}
 			res, err := c.ApplyConfig(cmd.Context(), cfg, dryRun)
 			if errs, ok := client.ConfigErrors(err); ok {
@@ -67,15 +85,40 @@ Applying the same file again changes nothing. -f - reads standard input.`,
 			if err != nil {
 				return err
 			}
-			if cf.json {
-				return printJSON(stdout, res)
+			var created []integration.Created
+			if !dryRun {
+				for _, spec := range plan.Create {
+					in, err := c.CreateIntegration(cmd.Context(), spec)
+					if err != nil {
+						return fmt.Errorf("the paging configuration is applied, but creating integration %s/%s failed (run apply again): %w", spec.Service, spec.Name, err)
+					}
+					created = append(created, in)
+				}
 			}
-			printChanges(stdout, res.Changes)
+			if cf.json {
+				return printJSON(stdout, struct {
+					client.ApplyResult
+					Integrations []integration.Created `json:"integrations,omitempty"`
+				}{res, created})
+			}
+			if len(res.Changes) > 0 || len(plan.Create) == 0 {
+				printChanges(stdout, res.Changes)
+			}
+			for _, spec := range plan.Create {
+				fmt.Fprintf(stdout, "+ integration %s/%s (%s)\n", spec.Service, spec.Name, spec.Type)
+			}
+			n := len(res.Changes) + len(plan.Create)
 			switch {
 			case !res.Applied:
 				fmt.Fprintln(stdout, "(dry run: nothing applied)")
-			case len(res.Changes) > 0:
-				fmt.Fprintf(stdout, "applied %d %s\n", len(res.Changes), plural(len(res.Changes), "change"))
+			case n > 0:
+				fmt.Fprintf(stdout, "applied %d %s\n", n, plural(n, "change"))
+			}
+			for _, in := range created {
+				fmt.Fprintf(stdout, "key of integration %s/%s (shown once): %s\n", in.Service, in.Name, in.Key)
+				if in.SigningSecret != "" {
+					fmt.Fprintf(stdout, "signing secret of integration %s/%s (shown once): %s\n", in.Service, in.Name, in.SigningSecret)
+				}
 			}
 			return nil
 		},
@@ -95,7 +138,7 @@ func newExportCmd(stdout io.Writer) *cobra.Command {
 		Use:   "export [-o FILE]",
 		Short: "Write the current paging configuration in the format 'firebreak apply' reads",
 		Long: `Write the server's paging configuration — services, users, schedules,
-policies and maintenance windows — as YAML (format:
+policies, maintenance windows, and the named integrations (never their keys) — as YAML (format:
 docs/configuration-as-code.md), to standard output or to FILE. Applying the
 result changes nothing.`,
 		Args: cobra.NoArgs,
@@ -108,10 +151,14 @@ result changes nothing.`,
 			if err != nil {
 				return err
 			}
+			live, err := c.ListIntegrations(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("list integrations: %w", err)
+			}
 			if cf.json {
 				return printJSON(stdout, cfg)
 			}
-			b, err := configfile.Marshal(cfg)
+			b, err := configfile.MarshalDocument(configfile.Document{Config: cfg, Integrations: configfile.LiveIntegrations(live.Items)})
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}

@@ -24,6 +24,13 @@ const header = "firebreak paging configuration: `firebreak apply -f FILE` sets i
 // format cannot express (a shift or restriction of unknown unit, kind or
 // day).
 func Marshal(c escalation.Config) ([]byte, error) {
+	return MarshalDocument(Document{Config: c})
+}
+
+// MarshalDocument is Marshal for a whole file, integrations included
+// (never their keys, which exist only in the answer that created them).
+func MarshalDocument(d Document) ([]byte, error) {
+	c := d.Config
 	root := mapping(0)
 	if len(c.Services) > 0 {
 		list := sequence(0)
@@ -69,6 +76,17 @@ func Marshal(c escalation.Config) ([]byte, error) {
 			list.Content = append(list.Content, n)
 		}
 		add(root, "maintenance_windows", list)
+	}
+	if len(d.Integrations) > 0 {
+		list := sequence(0)
+		for _, in := range d.Integrations {
+			n := mapping(0)
+			add(n, "name", str(in.Name))
+			add(n, "service", str(in.Service))
+			add(n, "type", str(in.Type))
+			list.Content = append(list.Content, n)
+		}
+		add(root, "integrations", list)
 	}
 	doc := &yaml.Node{Kind: yaml.DocumentNode, HeadComment: header, Content: []*yaml.Node{root}}
 	if len(root.Content) == 0 {

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/firebreak-dev/firebreak/internal/integration"
 	"github.com/firebreak-dev/firebreak/services/escalation"
 	"github.com/firebreak-dev/firebreak/services/escalation/schedule"
 )
@@ -20,19 +21,34 @@ import (
 // on success the configuration with the Index of its lines. Times come back
 // in UTC. An empty file is the empty configuration.
 func Parse(data []byte) (escalation.Config, *Index, error) {
+	doc, idx, err := ParseDocument(data)
+	return doc.Config, idx, err
+}
+
+// Document is a whole configuration file: the paging configuration the
+// escalation service keeps, and the integrations (owned by intake, kept in
+// the FB_INTEGRATIONS bucket) that `firebreak apply` creates.
+type Document struct {
+	Config       escalation.Config
+	Integrations []integration.Spec
+}
+
+// ParseDocument is Parse for the whole file, integrations included.
+func ParseDocument(data []byte) (Document, *Index, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return escalation.Config{}, nil, syntaxError(err)
+		return Document{}, nil, syntaxError(err)
 	}
 	d := &decoder{idx: &Index{lines: map[string]int{}}}
-	var c escalation.Config
+	var out Document
 	if len(doc.Content) > 0 {
-		c = d.config(doc.Content[0])
+		out.Config = d.config(doc.Content[0])
+		out.Integrations = d.ints
 	}
 	if len(d.errs) > 0 {
-		return escalation.Config{}, nil, errors.Join(d.errs...)
+		return Document{}, nil, errors.Join(d.errs...)
 	}
-	return c, d.idx, nil
+	return out, d.idx, nil
 }
 
 // syntaxError turns a yaml.v3 error into *Errors with line numbers.
@@ -60,6 +76,7 @@ func syntaxError(err error) error {
 type decoder struct {
 	errs []error
 	idx  *Index
+	ints []integration.Spec
 }
 
 func (d *decoder) fail(n *yaml.Node, format string, args ...any) {
@@ -292,7 +309,7 @@ func (d *decoder) config(n *yaml.Node) escalation.Config {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return c // a file of comments only
 	}
-	fs := d.fields(n, "", "services", "users", "schedules", "policies", "maintenance_windows")
+	fs := d.fields(n, "", "services", "users", "schedules", "policies", "maintenance_windows", "integrations")
 	for i, item := range d.seq(fs["services"], "services") {
 		c.Services = append(c.Services, d.service(item, fmt.Sprintf("services[%d]", i)))
 	}
@@ -314,6 +331,15 @@ func (d *decoder) config(n *yaml.Node) escalation.Config {
 			Start:   d.time(fs["start"], p+".start", nil),
 			End:     d.time(fs["end"], p+".end", nil),
 			Reason:  d.str(fs["reason"], p+".reason"),
+		})
+	}
+	for i, item := range d.seq(fs["integrations"], "integrations") {
+		p := fmt.Sprintf("integrations[%d]", i)
+		fs := d.fields(item, p, "name", "service", "type")
+		d.ints = append(d.ints, integration.Spec{
+			Name:    d.str(fs["name"], p+".name"),
+			Service: d.str(fs["service"], p+".service"),
+			Type:    d.str(fs["type"], p+".type"),
 		})
 	}
 	return c
