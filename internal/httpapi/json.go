@@ -92,6 +92,16 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return b, nil
 }
 
+// ReadJSON reads a request body of at most limit bytes and decodes it
+// strictly into dst (ReadBody, then DecodeJSON).
+func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	b, err := ReadBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return DecodeJSON(b, dst)
+}
+
 // DecodeJSON decodes a JSON object strictly into dst: unknown fields, wrong
 // types, trailing data and malformed JSON are Invalid errors that name the
 // field or the byte offset.

@@ -48,13 +48,8 @@ func (api *API) Routes(s *httpapi.Server) {
 }
 
 func (api *API) create(w http.ResponseWriter, r *http.Request) {
-	b, err := httpapi.ReadBody(w, r, 64<<10)
-	if err != nil {
-		httpapi.WriteError(w, r, api.logger, err)
-		return
-	}
 	var spec Spec
-	if err := httpapi.DecodeJSON(b, &spec); err != nil {
+	if err := httpapi.ReadJSON(w, r, 64<<10, &spec); err != nil {
 		httpapi.WriteError(w, r, api.logger, err)
 		return
 	}

@@ -97,13 +97,8 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		}
 		dryRun = b
 	}
-	body, err := httpapi.ReadBody(w, r, MaxConfigBody)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	var c Config
-	if err := httpapi.DecodeJSON(body, &c); err != nil {
+	if err := httpapi.ReadJSON(w, r, MaxConfigBody, &c); err != nil {
 		h.fail(w, r, err)
 		return
 	}

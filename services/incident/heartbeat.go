@@ -208,13 +208,8 @@ type HeartbeatBody struct {
 func (s *Service) heartbeatRoutes(srv *httpapi.Server, logger *slog.Logger) {
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { httpapi.WriteError(w, r, logger, err) }
 	srv.Handle("POST /api/v1/heartbeats", httpapi.ScopeConfigWrite, func(w http.ResponseWriter, r *http.Request) {
-		raw, err := httpapi.ReadBody(w, r, httpapi.MaxBody)
-		if err != nil {
-			fail(w, r, err)
-			return
-		}
 		var b HeartbeatBody
-		if err := httpapi.DecodeJSON(raw, &b); err != nil {
+		if err := httpapi.ReadJSON(w, r, httpapi.MaxBody, &b); err != nil {
 			fail(w, r, err)
 			return
 		}

@@ -306,13 +306,8 @@ func (h *handler) command(typ string) http.HandlerFunc {
 type DeclareBody = events.DeclareIncident
 
 func (h *handler) declare(w http.ResponseWriter, r *http.Request) {
-	body, err := httpapi.ReadBody(w, r, httpapi.MaxBody)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	var d DeclareBody
-	if err := httpapi.DecodeJSON(body, &d); err != nil {
+	if err := httpapi.ReadJSON(w, r, httpapi.MaxBody, &d); err != nil {
 		h.fail(w, r, err)
 		return
 	}
