@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,10 +107,10 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) erro
 // types, trailing data and malformed JSON are Invalid errors that name the
 // field or the byte offset.
 func DecodeJSON(b []byte, dst any) error {
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return &fault.Error{Kind: fault.Invalid, Code: "empty_body", Message: "request body is empty; a JSON object is required"}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return JSONError(err)

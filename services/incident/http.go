@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"bytes"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -275,7 +276,7 @@ func (h *handler) command(typ string) http.HandlerFunc {
 			return
 		}
 		var b CommandBody
-		if strings.TrimSpace(string(body)) != "" {
+		if len(bytes.TrimSpace(body)) > 0 {
 			if err := httpapi.DecodeJSON(body, &b); err != nil {
 				h.fail(w, r, err)
 				return
