@@ -22,11 +22,14 @@ const ingestIntegration = "nats"
 // Register adds the ingest consumer to r: every message on
 // fb.ingest.<service> is a generic JSON alert or a CloudEvent for that
 // service. Invalid messages are dead-lettered on fb.dlq.intake-ingest with
-// the reason.
+// the reason. Like the incident service's alert consumer it keeps one
+// message in flight, so alerts are re-published in the order producers sent
+// them: a resolve never overtakes its trigger.
 func (s *Sources) Register(r *bus.Router) error {
 	return r.HandleRaw(bus.ConsumerConfig{
 		Name: IngestConsumer, Stream: bus.StreamIngest,
 		FilterSubjects: []string{events.SubjectIngestPrefix + ">"}, AckWait: s.cfg.AckWait,
+		Workers: 1, MaxAckPending: 1,
 	}, s.ingest)
 }
 
