@@ -94,6 +94,10 @@ type Config struct {
 	// checkpoints. Empty: FIREBREAK_AUDIT_SIGNING_KEY, else (with
 	// GenerateToken, as in dev) DataDir/audit.key, created if missing.
 	AuditSigningKey string
+	// Slack is the Slack app's configuration, shared by the slack service
+	// (incident messages, buttons, slash commands) and the notify service
+	// (Slack pages).
+	Slack SlackConfig
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -138,6 +142,26 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("stream replicas must be 1 to 5, got %d", c.StreamReplicas)
 	}
 	return nil
+}
+
+// SlackConfig configures the Slack app (FIREBREAK_SLACK_* variables, or
+// the same keys in the YAML configuration). Without a BotToken the slack
+// service stays off and notify does not page through Slack.
+type SlackConfig struct {
+	// BotToken is the bot user OAuth token (xoxb-…).
+	BotToken string
+	// SigningSecret verifies requests from Slack (X-Slack-Signature).
+	SigningSecret string
+	// AppToken (xapp-…) selects Socket Mode instead of public HTTP
+	// endpoints.
+	AppToken string
+	// APIURL is the Web API base URL. Default https://slack.com/api/.
+	APIURL string
+	// Channel is the default channel for incident messages.
+	Channel string
+	// AutoProvision makes an unknown Slack user a responder on first
+	// interaction (on in dev).
+	AutoProvision bool
 }
 
 // App is a wired firebreak process.

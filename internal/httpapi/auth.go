@@ -18,6 +18,9 @@ const (
 	ScopeIncidentsWrite = "incidents:write"
 	ScopeConfigWrite    = "config:write"
 	ScopeAuditRead      = "audit:read"
+	ScopeCommsApprove   = "comms:approve"
+	ScopeVulnsRead      = "vulns:read"
+	ScopeVulnsWrite     = "vulns:write"
 	ScopeAdmin          = "admin"
 )
 

@@ -43,9 +43,9 @@ const (
 	ScopeIncidentsWrite = httpapi.ScopeIncidentsWrite
 	ScopeConfigWrite    = httpapi.ScopeConfigWrite
 	ScopeAuditRead      = httpapi.ScopeAuditRead
-	ScopeCommsApprove   = "comms:approve"
-	ScopeVulnsRead      = "vulns:read"
-	ScopeVulnsWrite     = "vulns:write"
+	ScopeCommsApprove   = httpapi.ScopeCommsApprove
+	ScopeVulnsRead      = httpapi.ScopeVulnsRead
+	ScopeVulnsWrite     = httpapi.ScopeVulnsWrite
 	ScopeAdmin          = httpapi.ScopeAdmin
 )
 
