@@ -426,6 +426,17 @@ func Catalog() []Spec {
 				Links:       []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
 				Integration: "ci deploys", ReceivedAt: exampleTime}
 		}},
+		{TypeNotificationSent, KindEvent, 1, func() any {
+			return NotificationSent{IncidentID: exampleRef.IncidentID, Number: 42,
+				DeliveryKey: exampleRef.IncidentID + "/1/alice/work-slack|slack", PageKey: exampleRef.IncidentID + "/1/alice/work-slack",
+				Provider: ProviderSlack, Level: 1, User: "alice", ContactMethod: "work-slack", Attempts: 1}
+		}},
+		{TypeNotificationFailed, KindEvent, 1, func() any {
+			return NotificationFailed{NotificationSent: NotificationSent{IncidentID: exampleRef.IncidentID, Number: 42,
+				DeliveryKey: exampleRef.IncidentID + "/1/alice/pager-hook|webhook", PageKey: exampleRef.IncidentID + "/1/alice/pager-hook",
+				Provider: ProviderWebhook, Level: 1, User: "alice", ContactMethod: "pager-hook", Attempts: 5},
+				Reason: "webhook answered 503 Service Unavailable (5 attempts)"}
+		}},
 	}
 }
 

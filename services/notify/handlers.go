@@ -1,0 +1,29 @@
+package notify
+
+import (
+	"context"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/bus"
+	"github.com/firebreak-dev/firebreak/internal/fault"
+)
+
+// Register subscribes the service to page.requested (FB_EVT) on its
+// durable consumer.
+func (s *Service) Register(r *bus.Router) error {
+	return r.Handle(bus.ConsumerConfig{
+		Name: ConsumerPages, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait,
+		FilterSubjects: []string{events.SubjectFor(events.TypePageRequested)},
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandlePage(ctx, env))
+	})
+}
+
+// busError is the one mapping from domain errors to bus outcomes: a page
+// that can never be read is dead-lettered; anything else is retried.
+func busError(err error) error {
+	if err != nil && fault.KindOf(err) == fault.Invalid {
+		return bus.Permanent(err)
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/events"
+)
+
+// Provider delivers a page through one channel of communication: Slack,
+// email, a signed webhook or Microsoft Teams. Send returns nil once the
+// provider accepted the page. A failure that retrying cannot fix (a 4xx, an
+// unknown Slack user, an SMTP 5xx) is wrapped with Permanent; a rate limit
+// with RetryAfter; anything else (5xx, timeouts, refused connections) is
+// retried with backoff.
+type Provider interface {
+	// Name is the provider's name, one of events.Provider*.
+	Name() string
+	// Send delivers m. It must return when ctx ends.
+	Send(ctx context.Context, m Message) error
+}
+
+// Message is a page as the providers render it.
+type Message struct {
+	// Key is the delivery's idempotency key; the webhook provider sends it
+	// as the Idempotency-Key header.
+	Key  string
+	Page events.PageRequested
+	// URL links to the incident in the API (empty without a public URL).
+	URL string
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Subject is the one-line summary every provider shows.
+func (m Message) Subject() string {
+	return fmt.Sprintf("[%s] INC-%d %s", m.Page.Severity, m.Page.Number, m.Page.Title)
+}
+
+// Body is the plain-text description of the page.
+func (m Message) Body() string {
+	p := m.Page
+	s := fmt.Sprintf("INC-%d %s\nSeverity: %s\nService: %s\nEscalation: policy %s, level %d\n",
+		p.Number, p.Title, p.Severity, p.Service, p.Policy, p.Level)
+	if m.URL != "" {
+		s += "Incident: " + m.URL + "\n"
+	}
+	return s
+}
+
+// sendError classifies a provider failure.
+type sendError struct {
+	err        error
+	permanent  bool
+	retryAfter time.Duration
+}
+
+func (e *sendError) Error() string { return e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+// Permanent marks err as a failure that retrying cannot fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &sendError{err: err, permanent: true}
+}
+
+// RetryAfter marks err as a rate limit: the next attempt waits at least d.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &sendError{err: err, retryAfter: d}
+}
+
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var se *sendError
+	return errors.As(err, &se) && se.permanent
+}
+
+// retryAfterOf returns the wait a rate limit asked for (0 for none).
+func retryAfterOf(err error) time.Duration {
+	var se *sendError
+	if errors.As(err, &se) {
+		return se.retryAfter
+	}
+	return 0
+}
+
+// ErrUnsupported is the reason of a page through a contact method type no
+// provider delivers (or whose provider is not configured).
+var ErrUnsupported = errors.New("unsupported")

@@ -1,0 +1,120 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/firebreak-dev/firebreak/events"
+)
+
+// Slack pages through the Slack Web API: a user is sent a direct message
+// (conversations.open, then chat.postMessage; a contact address that is an
+// email is first looked up with users.lookupByEmail), a slack_channel target
+// gets a channel post, and a slack_usergroup target a post mentioning the
+// group in the default channel.
+type Slack struct {
+	api *slack.Client
+	// channel is the default channel, for user-group pages.
+	channel string
+}
+
+// NewSlack returns the Slack provider over a slack-go client (pointed at
+// the API with slack.OptionAPIURL).
+func NewSlack(api *slack.Client, defaultChannel string) *Slack {
+	return &Slack{api: api, channel: defaultChannel}
+}
+
+// Name implements Provider.
+func (*Slack) Name() string { return events.ProviderSlack }
+
+// Send implements Provider.
+func (s *Slack) Send(ctx context.Context, m Message) error {
+	p := m.Page
+	var channel string
+	text := m.Subject()
+	switch {
+	case p.Channel != "":
+		channel = p.Channel
+	case p.UserGroup != "":
+		if s.channel == "" {
+			return Permanent(errors.New("slack user group page needs a default channel (FIREBREAK_SLACK_CHANNEL)"))
+		}
+		channel = s.channel
+		text = fmt.Sprintf("<!subteam^%s> %s", p.UserGroup, text)
+	case p.ContactMethod != nil && p.ContactMethod.Address != "":
+		user := p.ContactMethod.Address
+		if _, err := mail.ParseAddress(user); err == nil && strings.Contains(user, "@") {
+			u, err := s.api.GetUserByEmailContext(ctx, user)
+			if err != nil {
+				return slackError("users.lookupByEmail", err)
+			}
+			user = u.ID
+		}
+		ch, _, _, err := s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
+		if err != nil {
+			return slackError("conversations.open", err)
+		}
+		channel = ch.ID
+	default:
+		return Permanent(errors.New("slack page without a channel or user"))
+	}
+	_, _, err := s.api.PostMessageContext(ctx, channel,
+		slack.MsgOptionText(text, false),
+		slack.MsgOptionBlocks(slackBlocks(m, text)...),
+	)
+	if err != nil {
+		return slackError("chat.postMessage", err)
+	}
+	return nil
+}
+
+func slackBlocks(m Message, text string) []slack.Block {
+	p := m.Page
+	body := fmt.Sprintf("*%s*\n*Severity:* %s   *Service:* %s\n*Escalation:* %s, level %d",
+		text, p.Severity, p.Service, p.Policy, p.Level)
+	if m.URL != "" {
+		body += "\n<" + m.URL + "|Open incident>"
+	}
+	return []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil)}
+}
+
+// permanentSlackErrors are Slack error codes retrying cannot fix.
+var permanentSlackErrors = map[string]bool{
+	"not_authed": true, "invalid_auth": true, "account_inactive": true, "token_revoked": true,
+	"no_permission": true, "missing_scope": true, "channel_not_found": true, "not_in_channel": true,
+	"is_archived": true, "users_not_found": true, "user_not_found": true, "user_disabled": true,
+	"cannot_dm_bot": true, "msg_too_long": true, "no_text": true, "invalid_blocks": true,
+	"restricted_action": true, "ekm_access_denied": true, "invalid_arguments": true, "unknown_method": true,
+}
+
+// slackError classifies a slack-go error: a 429 (RateLimitedError) waits
+// its Retry-After, an error code from the list above is permanent, HTTP
+// 5xx and transport errors are retried.
+func slackError(method string, err error) error {
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return RetryAfter(fmt.Errorf("slack %s: rate limited", method), rl.RetryAfter)
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		e := fmt.Errorf("slack %s: %s", method, se.Err)
+		if permanentSlackErrors[se.Err] {
+			return Permanent(e)
+		}
+		return e
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		e := fmt.Errorf("slack %s: HTTP %d", method, sc.Code)
+		if sc.Code >= 400 && sc.Code < 500 && sc.Code != 408 && sc.Code != 429 {
+			return Permanent(e)
+		}
+		return e
+	}
+	return fmt.Errorf("slack %s: %w", method, err)
+}
