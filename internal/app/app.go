@@ -47,10 +47,11 @@ import (
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
+	"github.com/firebreak-dev/firebreak/services/notify"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -98,6 +99,11 @@ type Config struct {
 	// (incident messages, buttons, slash commands) and the notify service
 	// (Slack pages).
 	Slack SlackConfig
+	// Notify configures the notify service: SMTP, the webhook signing
+	// secret, attempts and backoff (FIREBREAK_SMTP_*,
+	// FIREBREAK_WEBHOOK_SECRET). Its clock, AckWait and hooks are set by
+	// the App.
+	Notify notify.Config
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -190,6 +196,8 @@ type App struct {
 	Escalation *escalation.Service
 	// Audit is the audit service when this process runs it (tests).
 	Audit *audit.Service
+	// Notify is the notify service when this process runs it (tests).
+	Notify *notify.Service
 
 	closeOnce sync.Once
 }
@@ -348,6 +356,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireEscalation(ctx, log)
 	case audit.Name:
 		return a.wireAudit(ctx, log)
+	case notify.Name:
+		return a.wireNotify(ctx, log)
 	}
 	return nil
 }
@@ -529,6 +539,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", escalation.Name}
 	case audit.Name:
 		return []string{"outbox", audit.Name}
+	case notify.Name:
+		return []string{"outbox", "timer", notify.Name}
 	}
 	return nil
 }

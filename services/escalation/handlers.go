@@ -9,13 +9,23 @@ import (
 )
 
 // Register subscribes the service to incident events (FB_EVT,
-// fb.evt.incident.>) on its durable consumer.
+// fb.evt.incident.>) and to failed notifications (fb.evt.notification.failed),
+// each on its durable consumer.
 func (s *Service) Register(r *bus.Router) error {
-	return r.Handle(bus.ConsumerConfig{
+	err := r.Handle(bus.ConsumerConfig{
 		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.opts.AckWait,
 		FilterSubjects: []string{events.SubjectEvtPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleIncidentEvent(ctx, env))
+	})
+	if err != nil {
+		return err
+	}
+	return r.Handle(bus.ConsumerConfig{
+		Name: ConsumerNotifications, Stream: bus.StreamEvt, AckWait: s.opts.AckWait,
+		FilterSubjects: []string{events.SubjectFor(events.TypeNotificationFailed)},
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandleNotificationFailed(ctx, env))
 	})
 }
 

@@ -54,6 +54,9 @@ type Tx interface {
 	// CancelTimer cancels the timer of kind and key; it reports whether one
 	// was pending.
 	CancelTimer(ctx context.Context, kind, key string) (bool, error)
+	// TimerGet returns the pending timer of kind and key.
+	// Errors: timer.ErrNotFound.
+	TimerGet(ctx context.Context, kind, key string) (timer.Timer, error)
 
 	// ConfigGet is Store.ConfigGet inside the transaction. It also notes
 	// the configuration's version, so that a later ConfigReplace in the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type Config struct {
 	// Without either, webhooks go out unsigned.
 	WebhookSecret  string
 	WebhookSecrets map[string]string
+	// HTTPClient posts webhooks and Teams cards. Default: a client that
+	// follows no redirects, with a 30 s timeout.
+	HTTPClient *http.Client
 	// MaxAttempts bounds the attempts of one delivery. Default 5.
 	MaxAttempts int
 	// BackoffMin is the wait after the first failed attempt; each further

@@ -383,7 +383,16 @@ func testTimers(t *testing.T, s escalation.Store) {
 		if err == nil && !ok {
 			err = errors.New("cancel of a pending timer reported none")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if got, err := tx.TimerGet(ctx, "step", "a"); err != nil || got.Key != "a" || !got.DueAt.Equal(t0) {
+			return fmt.Errorf("TimerGet of a pending timer: %+v %v", got, err)
+		}
+		if _, err := tx.TimerGet(ctx, "step", "c"); !errors.Is(err, timer.ErrNotFound) {
+			return fmt.Errorf("TimerGet of a cancelled timer: %v, want timer.ErrNotFound", err)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

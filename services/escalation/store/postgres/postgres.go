@@ -163,6 +163,11 @@ func (t *Tx) ScheduleTimer(ctx context.Context, tm timer.Timer) error {
 	return timerpg.Schedule(ctx, t.tx, tm)
 }
 
+// TimerGet implements escalation.Tx.
+func (t *Tx) TimerGet(ctx context.Context, kind, key string) (timer.Timer, error) {
+	return timerpg.Get(ctx, t.tx, kind, key)
+}
+
 // CancelTimer implements escalation.Tx.
 func (t *Tx) CancelTimer(ctx context.Context, kind, key string) (bool, error) {
 	return timerpg.Cancel(ctx, t.tx, kind, key)

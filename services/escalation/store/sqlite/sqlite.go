@@ -138,6 +138,11 @@ func (t *Tx) CancelTimer(ctx context.Context, kind, key string) (bool, error) {
 	return timersqlite.Cancel(ctx, t.tx, kind, key)
 }
 
+// TimerGet implements escalation.Tx.
+func (t *Tx) TimerGet(ctx context.Context, kind, key string) (timer.Timer, error) {
+	return timersqlite.Get(ctx, t.tx, kind, key)
+}
+
 // ConfigGet implements escalation.Tx.
 func (t *Tx) ConfigGet(ctx context.Context) (escalation.Config, error) {
 	v, err := t.q.ConfigVersion(ctx)
