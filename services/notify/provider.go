@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/firebreak-dev/firebreak/events"
 )
@@ -36,14 +38,25 @@ type Message struct {
 
 // Subject is the one-line summary every provider shows.
 func (m Message) Subject() string {
-	return fmt.Sprintf("[%s] INC-%d %s", m.Page.Severity, m.Page.Number, m.Page.Title)
+	return fmt.Sprintf("[%s] INC-%d %s", m.Page.Severity, m.Page.Number, oneLine(m.Page.Title))
+}
+
+// oneLine replaces control characters (line breaks in an alert's title)
+// with spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Body is the plain-text description of the page.
 func (m Message) Body() string {
 	p := m.Page
 	s := fmt.Sprintf("INC-%d %s\nSeverity: %s\nService: %s\nEscalation: policy %s, level %d\n",
-		p.Number, p.Title, p.Severity, p.Service, p.Policy, p.Level)
+		p.Number, oneLine(p.Title), p.Severity, p.Service, p.Policy, p.Level)
 	if m.URL != "" {
 		s += "Incident: " + m.URL + "\n"
 	}
@@ -94,3 +107,7 @@ func retryAfterOf(err error) time.Duration {
 // ErrUnsupported is the reason of a page through a contact method type no
 // provider delivers (or whose provider is not configured).
 var ErrUnsupported = errors.New("unsupported")
+
+// RetryAfterOf returns the wait a rate-limited failure asked for, 0 for
+// any other error.
+func RetryAfterOf(err error) time.Duration { return retryAfterOf(err) }
