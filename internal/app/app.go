@@ -47,10 +47,11 @@ import (
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
+	"github.com/firebreak-dev/firebreak/services/slack"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, slack.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -162,6 +163,9 @@ type SlackConfig struct {
 	// AutoProvision makes an unknown Slack user a responder on first
 	// interaction (on in dev).
 	AutoProvision bool
+	// ChannelSeverities get an incident channel of their own, e.g. SEV1,
+	// SEV2 (slack service).
+	ChannelSeverities []string
 }
 
 // App is a wired firebreak process.
@@ -190,6 +194,9 @@ type App struct {
 	Escalation *escalation.Service
 	// Audit is the audit service when this process runs it (tests).
 	Audit *audit.Service
+	// Slack is the slack service when this process runs it with a bot
+	// token (tests).
+	Slack *slack.Service
 
 	closeOnce sync.Once
 }
@@ -348,6 +355,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireEscalation(ctx, log)
 	case audit.Name:
 		return a.wireAudit(ctx, log)
+	case slack.Name:
+		return a.wireSlack(ctx, log)
 	}
 	return nil
 }
@@ -529,6 +538,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", escalation.Name}
 	case audit.Name:
 		return []string{"outbox", audit.Name}
+	case slack.Name:
+		return []string{"outbox", slack.Name}
 	}
 	return nil
 }
