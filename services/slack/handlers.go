@@ -50,20 +50,20 @@ var errBadEvent = fault.New(fault.Invalid, "bad_event", "cannot read event")
 // projection uses; each event type fills some of them.
 type incidentEvent struct {
 	events.IncidentRef
-	Service  string          `json:"service"`
-	Title    string          `json:"title"`
-	Severity string          `json:"severity"`
-	From     string          `json:"from"`
-	To       json.RawMessage `json:"to"`
-	Note     string          `json:"note"`
-	Level    int             `json:"level"`
-	Action   string          `json:"action"`
-	Assignee string          `json:"assignee"`
-	Text     string          `json:"text"`
-	User     string          `json:"user"`
-	Reason   string          `json:"reason"`
+	Service  string             `json:"service"`
+	Title    string             `json:"title"`
+	Severity string             `json:"severity"`
+	From     string             `json:"from"`
+	To       json.RawMessage    `json:"to"`
+	Note     string             `json:"note"`
+	Level    int                `json:"level"`
+	Action   string             `json:"action"`
+	Assignee string             `json:"assignee"`
+	Text     string             `json:"text"`
+	User     string             `json:"user"`
+	Reason   string             `json:"reason"`
 	Into     events.IncidentRef `json:"into"`
-	Minutes  int             `json:"minutes"`
+	Minutes  int                `json:"minutes"`
 }
 
 // HandleIncidentEvent applies an incident event to the projection and

@@ -131,7 +131,9 @@ func New(store Store, api API, dir Directory, logger *slog.Logger, cfg Config) (
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-func validSeverity(s string) bool { return slices.Contains([]string{"SEV1", "SEV2", "SEV3", "SEV4"}, s) }
+func validSeverity(s string) bool {
+	return slices.Contains([]string{"SEV1", "SEV2", "SEV3", "SEV4"}, s)
+}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 

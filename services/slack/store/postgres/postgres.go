@@ -5,7 +5,7 @@ package postgres
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +24,7 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	q    *gen.Queries
-	now func() time.Time
+	now  func() time.Time
 }
 
 var _ slack.Store = (*Store)(nil)
