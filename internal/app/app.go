@@ -48,10 +48,11 @@ import (
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
 	"github.com/firebreak-dev/firebreak/services/notify"
+	"github.com/firebreak-dev/firebreak/services/slack"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name, slack.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -168,6 +169,9 @@ type SlackConfig struct {
 	// AutoProvision makes an unknown Slack user a responder on first
 	// interaction (on in dev).
 	AutoProvision bool
+	// ChannelSeverities get an incident channel of their own, e.g. SEV1,
+	// SEV2 (slack service).
+	ChannelSeverities []string
 }
 
 // App is a wired firebreak process.
@@ -198,6 +202,9 @@ type App struct {
 	Audit *audit.Service
 	// Notify is the notify service when this process runs it (tests).
 	Notify *notify.Service
+	// Slack is the slack service when this process runs it with a bot
+	// token (tests).
+	Slack *slack.Service
 
 	closeOnce sync.Once
 }
@@ -358,6 +365,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireAudit(ctx, log)
 	case notify.Name:
 		return a.wireNotify(ctx, log)
+	case slack.Name:
+		return a.wireSlack(ctx, log)
 	}
 	return nil
 }
@@ -541,6 +550,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", audit.Name}
 	case notify.Name:
 		return []string{"outbox", "timer", notify.Name}
+	case slack.Name:
+		return []string{"outbox", slack.Name}
 	}
 	return nil
 }

@@ -1,0 +1,380 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+// Name is the service's name (its database, consumers and logs).
+const Name = "slack"
+
+// Durable consumer names.
+const (
+	ConsumerIncidents = "slack-incidents"
+	ConsumerRejected  = "slack-rejected"
+)
+
+// API is the part of Slack's Web API the service uses; *slackapi.Client
+// implements it.
+type API interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slackapi.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slackapi.MsgOption) (string, string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slackapi.MsgOption) (string, error)
+	CreateConversationContext(ctx context.Context, params slackapi.CreateConversationParams) (*slackapi.Channel, error)
+	InviteUsersToConversationContext(ctx context.Context, channelID string, users ...string) (*slackapi.Channel, error)
+	SetTopicOfConversationContext(ctx context.Context, channelID, topic string) (*slackapi.Channel, error)
+	GetUserInfoContext(ctx context.Context, user string, options ...slackapi.GetUserInfoOption) (*slackapi.User, error)
+}
+
+var _ API = (*slackapi.Client)(nil)
+
+// Directory answers questions about firebreak's people that the
+// escalation service owns: which user has an email address, who is on
+// call. Either method may return found=false.
+type Directory interface {
+	UserByEmail(ctx context.Context, email string) (id string, found bool, err error)
+	OnCall(ctx context.Context, schedule string) (user string, found bool, err error)
+}
+
+// Config tunes the service.
+type Config struct {
+	// Channel is the channel (id or #name) of incident messages. Required.
+	Channel string
+	// ChannelSeverities get a channel of their own (#inc-42-<slug>), e.g.
+	// SEV1, SEV2. Empty: none.
+	ChannelSeverities []string
+	// AutoProvision makes an unknown Slack user a responder on first
+	// interaction (their email, or their Slack id, as firebreak id).
+	AutoProvision bool
+	// BaseURL is firebreak's public URL, for the timeline links.
+	BaseURL string
+	// AckWait is the bus consumers' ack wait. Default 30 s.
+	AckWait time.Duration
+	// OnCommit is called after a transaction wrote to the outbox (the
+	// relay's Notify).
+	OnCommit func()
+	// Workers process interactions and slash commands. Default 8.
+	Workers int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Service is the Slack app: it keeps each incident's message current,
+// turns clicks and slash commands into commands, and tells people when
+// firebreak refused one.
+type Service struct {
+	store  Store
+	api    API
+	dir    Directory
+	log    *slog.Logger
+	cfg    Config
+	replay *replayCache
+
+	// locks serializes Slack effects per incident in this process, so two
+	// events of one incident never post its message twice.
+	locksMu sync.Mutex
+	locks   map[string]*incidentLock
+
+	jobs chan job
+}
+
+type incidentLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// New returns the service. dir may be nil: then Slack users are linked
+// only by /incident link or AutoProvision, and oncall is unavailable.
+func New(store Store, api API, dir Directory, logger *slog.Logger, cfg Config) (*Service, error) {
+	if store == nil || api == nil {
+		return nil, errors.New("slack: store and api are required")
+	}
+	if cfg.Channel == "" {
+		return nil, errors.New("slack: a channel for incident messages is required (FIREBREAK_SLACK_CHANNEL)")
+	}
+	for i, s := range cfg.ChannelSeverities {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		if !validSeverity(s) {
+			return nil, fmt.Errorf("slack: channel severity %q: must be SEV1..SEV4", s)
+		}
+		cfg.ChannelSeverities[i] = s
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnCommit == nil {
+		cfg.OnCommit = func() {}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	return &Service{
+		store: store, api: api, dir: dir, log: logger, cfg: cfg,
+		replay: newReplayCache(4096),
+		locks:  map[string]*incidentLock{},
+		jobs:   make(chan job, 1024),
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+func validSeverity(s string) bool {
+	return slices.Contains([]string{"SEV1", "SEV2", "SEV3", "SEV4"}, s)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// lock serializes work on one incident; call the returned func to unlock.
+func (s *Service) lock(id string) func() {
+	s.locksMu.Lock()
+	l := s.locks[id]
+	if l == nil {
+		l = &incidentLock{}
+		s.locks[id] = l
+	}
+	l.refs++
+	s.locksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.locksMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, id)
+		}
+		s.locksMu.Unlock()
+	}
+}
+
+// view is what the message shows of inc.
+func view(inc Incident) IncidentView {
+	return IncidentView{
+		ID: inc.ID, Key: inc.Key(), Title: inc.Title, Severity: inc.Severity, Service: inc.Service,
+		Status: inc.Status, AlertCount: inc.AlertCount, Assignee: inc.Assignee,
+		AcknowledgedBy: inc.AcknowledgedBy, ResolvedBy: inc.ResolvedBy, UpdatedAt: inc.UpdatedAt,
+	}
+}
+
+func (s *Service) msgOptions(inc Incident) []slackapi.MsgOption {
+	msg := IncidentMessage(view(inc), s.cfg.BaseURL)
+	return []slackapi.MsgOption{slackapi.MsgOptionText(msg.Text, false), slackapi.MsgOptionBlocks(msg.Blocks.BlockSet...)}
+}
+
+// Run processes interactions and slash commands until ctx ends, and first
+// retries the Slack effects a previous run left pending.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-s.jobs:
+					j(ctx)
+				}
+			}
+		}()
+	}
+	s.sweep(ctx)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-t.C:
+			s.sweep(ctx)
+		}
+	}
+}
+
+// sweep flushes the effects left pending by a crash or a Slack outage
+// whose events will not be redelivered (they were handled, then Slack
+// failed past MaxDeliver).
+func (s *Service) sweep(ctx context.Context) {
+	ids, err := s.store.EffectIncidents(ctx, 100)
+	if err != nil {
+		s.log.Warn("slack: list pending effects", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if err := s.Flush(ctx, id); err != nil {
+			s.log.Warn("slack: pending effects", "incident", id, "err", err)
+		}
+	}
+}
+
+// Flush performs an incident's pending Slack effects in order, deleting
+// each once Slack accepted it. A crash between Slack's answer and the
+// delete repeats the call: harmless for updates and topics; for a first
+// post or a thread post it may show the message twice (see doc.go).
+func (s *Service) Flush(ctx context.Context, incidentID string) error {
+	unlock := s.lock(incidentID)
+	defer unlock()
+	effects, err := s.store.Effects(ctx, incidentID)
+	if err != nil || len(effects) == 0 {
+		return err
+	}
+	inc, err := s.store.IncidentGet(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	for _, e := range effects {
+		if err := s.perform(ctx, &inc, e); err != nil {
+			return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+		}
+		if err := s.store.EffectDelete(ctx, e.Seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) perform(ctx context.Context, inc *Incident, e Effect) error {
+	switch e.Kind {
+	case EffectMessage:
+		return s.syncMessage(ctx, inc)
+	case EffectThread:
+		if inc.MessageTS == "" {
+			if err := s.syncMessage(ctx, inc); err != nil {
+				return err
+			}
+		}
+		for _, ch := range [][2]string{{inc.Channel, inc.MessageTS}, {inc.IncChannel, inc.IncMessageTS}} {
+			if ch[1] == "" {
+				continue
+			}
+			if _, _, err := s.api.PostMessageContext(ctx, ch[0], slackapi.MsgOptionText(e.Text, false), slackapi.MsgOptionTS(ch[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	case EffectChannel:
+		return s.createChannel(ctx, inc, e.Text)
+	}
+	return fmt.Errorf("unknown effect kind %q", e.Kind)
+}
+
+// syncMessage posts the incident message if it is not in Slack yet and
+// updates it (and the incident channel's copy and topic) otherwise.
+func (s *Service) syncMessage(ctx context.Context, inc *Incident) error {
+	if inc.MessageTS == "" {
+		ch, ts, err := s.api.PostMessageContext(ctx, s.cfg.Channel, s.msgOptions(*inc)...)
+		if err != nil {
+			return err
+		}
+		if err := s.store.IncidentSetMessage(ctx, inc.ID, ch, ts); err != nil {
+			return err
+		}
+		inc.Channel, inc.MessageTS = ch, ts
+	} else if _, _, _, err := s.api.UpdateMessageContext(ctx, inc.Channel, inc.MessageTS, s.msgOptions(*inc)...); err != nil {
+		return err
+	}
+	if inc.IncChannel == "" {
+		return nil
+	}
+	if inc.IncMessageTS != "" {
+		if _, _, _, err := s.api.UpdateMessageContext(ctx, inc.IncChannel, inc.IncMessageTS, s.msgOptions(*inc)...); err != nil {
+			return err
+		}
+	}
+	if topic := Topic(*inc); topic != inc.Topic {
+		if _, err := s.api.SetTopicOfConversationContext(ctx, inc.IncChannel, topic); err != nil {
+			return err
+		}
+		if err := s.store.IncidentSetTopic(ctx, inc.ID, topic); err != nil {
+			return err
+		}
+		inc.Topic = topic
+	}
+	return nil
+}
+
+// Topic is an incident channel's topic: state, severity and assignee.
+func Topic(inc Incident) string {
+	return fmt.Sprintf("%s %s | %s | %s | assignee: %s", inc.Key(), inc.Severity, statusLabel(inc.Status), truncate(inc.Title, 120), or(inc.Assignee, "unassigned"))
+}
+
+var slugRe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// ChannelName is the name of an incident's channel: inc-<number>-<slug of
+// the title>, at most 80 characters, as conversations.create accepts.
+func ChannelName(number int64, title string) string {
+	slug := strings.Trim(slugRe.ReplaceAllString(strings.ToLower(title), "-"), "-")
+	name := "inc-" + itoa(number)
+	if slug != "" {
+		name += "-" + slug
+	}
+	if len(name) > 80 {
+		name = strings.TrimRight(name[:80], "-")
+	}
+	return name
+}
+
+// createChannel creates the incident's channel (taking an existing one
+// of that name on a retry), invites the responders (invite: Slack user ids
+// separated by commas) and posts the incident message there.
+func (s *Service) createChannel(ctx context.Context, inc *Incident, invite string) error {
+	if inc.IncChannel == "" {
+		name := ChannelName(inc.Number, inc.Title)
+		ch, err := s.api.CreateConversationContext(ctx, slackapi.CreateConversationParams{ChannelName: name})
+		if err != nil {
+			return fmt.Errorf("create #%s: %w", name, err)
+		}
+		inc.IncChannel = ch.ID
+		if err := s.store.IncidentSetChannel(ctx, inc.ID, ch.ID, ""); err != nil {
+			return err
+		}
+	}
+	if users := splitUsers(invite); len(users) > 0 {
+		if _, err := s.api.InviteUsersToConversationContext(ctx, inc.IncChannel, users...); err != nil && !isSlackError(err, "already_in_channel") {
+			return fmt.Errorf("invite responders: %w", err)
+		}
+	}
+	if inc.IncMessageTS == "" {
+		_, ts, err := s.api.PostMessageContext(ctx, inc.IncChannel, s.msgOptions(*inc)...)
+		if err != nil {
+			return err
+		}
+		inc.IncMessageTS = ts
+		if err := s.store.IncidentSetChannel(ctx, inc.ID, inc.IncChannel, ts); err != nil {
+			return err
+		}
+	}
+	return s.syncMessage(ctx, inc)
+}
+
+func splitUsers(s string) []string {
+	var out []string
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// isSlackError reports whether err is Slack's {"ok":false,"error":code}.
+func isSlackError(err error, code string) bool {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err == code
+	}
+	return err != nil && err.Error() == code
+}

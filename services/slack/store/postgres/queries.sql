@@ -1,0 +1,70 @@
+-- Queries of the slack service's PostgreSQL adapter. sqlc generates gen/ from
+-- this file and schemas/sql/slack/postgres.
+
+-- name: SlackIncidentGet :one
+SELECT * FROM slack_incident WHERE id = $1;
+
+-- name: SlackIncidentByNumber :one
+SELECT * FROM slack_incident WHERE number = $1 ORDER BY updated_at DESC LIMIT 1;
+
+-- name: SlackIncidentByChannel :one
+SELECT * FROM slack_incident WHERE inc_channel = $1 AND inc_channel <> '' LIMIT 1;
+
+-- name: SlackIncidentUpsert :exec
+-- Writes the projection; where the incident's message and channel are in
+-- Slack is left to the SetMessage/SetChannel queries.
+INSERT INTO slack_incident (id, number, title, severity, service, status, alert_count, assignee,
+    acknowledged_by, resolved_by, version, updated_at)
+VALUES (@id, @number, @title, @severity, @service, @status, @alert_count, @assignee,
+    @acknowledged_by, @resolved_by, @version, @updated_at)
+ON CONFLICT (id) DO UPDATE SET
+    number = excluded.number, title = excluded.title, severity = excluded.severity,
+    service = excluded.service, status = excluded.status, alert_count = excluded.alert_count,
+    assignee = excluded.assignee, acknowledged_by = excluded.acknowledged_by,
+    resolved_by = excluded.resolved_by, version = excluded.version, updated_at = excluded.updated_at;
+
+-- name: SlackIncidentSetMessage :exec
+UPDATE slack_incident SET channel = @channel, message_ts = @message_ts WHERE id = @id;
+
+-- name: SlackIncidentSetChannel :exec
+UPDATE slack_incident SET inc_channel = @inc_channel, inc_message_ts = @inc_message_ts WHERE id = @id;
+
+-- name: SlackIncidentSetTopic :exec
+UPDATE slack_incident SET topic = @topic WHERE id = @id;
+
+-- name: SlackEffectAdd :exec
+INSERT INTO slack_effect (incident_id, kind, dedup_key, text, created_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (dedup_key) DO NOTHING;
+
+-- name: SlackEffectList :many
+SELECT * FROM slack_effect WHERE incident_id = $1 ORDER BY seq;
+
+-- name: SlackEffectIncidents :many
+-- Incidents with effects left over (from a crash or a Slack outage), oldest
+-- first.
+SELECT incident_id FROM slack_effect GROUP BY incident_id ORDER BY MIN(seq) LIMIT $1;
+
+-- name: SlackEffectDelete :exec
+DELETE FROM slack_effect WHERE seq = $1;
+
+-- name: SlackUserGet :one
+SELECT * FROM slack_user WHERE slack_user_id = $1;
+
+-- name: SlackUserByFirebreakID :one
+SELECT * FROM slack_user WHERE firebreak_id = $1 ORDER BY linked_at DESC LIMIT 1;
+
+-- name: SlackUserUpsert :exec
+INSERT INTO slack_user (slack_user_id, firebreak_id, email, name, provisioned, linked_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (slack_user_id) DO UPDATE SET
+    firebreak_id = excluded.firebreak_id, email = excluded.email, name = excluded.name,
+    provisioned = excluded.provisioned, linked_at = excluded.linked_at;
+
+-- name: SlackCommandAdd :exec
+INSERT INTO slack_command (command_id, slack_user_id, channel, incident_id, created_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (command_id) DO NOTHING;
+
+-- name: SlackCommandGet :one
+SELECT * FROM slack_command WHERE command_id = $1;
