@@ -111,27 +111,27 @@ type Sections struct {
 
 // Postmortem is a post-mortem document.
 type Postmortem struct {
-	ID          string
-	IncidentID  string
-	State       State
-	Revision    int64
-	Title       string
-	Sections    Sections
-	CreatedBy   string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	PublishedAt *time.Time
+	ID          string     `json:"id"`
+	IncidentID  string     `json:"incident_id"`
+	State       State      `json:"state"`
+	Revision    int64      `json:"revision"`
+	Title       string     `json:"title"`
+	Sections    Sections   `json:"sections"`
+	CreatedBy   string     `json:"created_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
 
 // Revision is one saved version of a post-mortem.
 type Revision struct {
-	PostmortemID string
-	Revision     int64
-	State        State
-	Title        string
-	Sections     Sections
-	Author       string
-	At           time.Time
+	PostmortemID string    `json:"postmortem_id"`
+	Revision     int64     `json:"revision"`
+	State        State     `json:"state"`
+	Title        string    `json:"title"`
+	Sections     Sections  `json:"sections"`
+	Author       string    `json:"author"`
+	At           time.Time `json:"at"`
 }
 
 // Action item statuses.
@@ -143,18 +143,18 @@ const (
 
 // ActionItem is a follow-up from a post-mortem.
 type ActionItem struct {
-	ID         string
-	IncidentID string
-	Title      string
-	Owner      string
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Title      string `json:"title"`
+	Owner      string `json:"owner"`
 	// Due is YYYY-MM-DD, "" for none.
-	Due        string
-	Status     string
-	TrackerURL string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	Due        string    `json:"due"`
+	Status     string    `json:"status"`
+	TrackerURL string    `json:"tracker_url"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 	// OverdueAt is when action_item.overdue was emitted.
-	OverdueAt *time.Time
+	OverdueAt *time.Time `json:"overdue_at,omitempty"`
 }
 
 // ActionItemFilter selects action items; zero fields match all.
@@ -181,16 +181,16 @@ var updateStatuses = []string{"investigating", "identified", "monitoring", "reso
 
 // StatusUpdate is an internal or external update on an incident.
 type StatusUpdate struct {
-	ID          string
-	IncidentID  string
-	Audience    string
-	Status      string
-	Title       string
-	Body        string
-	State       string
-	DraftedBy   string
-	ApprovedBy  string
-	CreatedAt   time.Time
-	ApprovedAt  *time.Time
-	PublishedAt *time.Time
+	ID          string     `json:"id"`
+	IncidentID  string     `json:"incident_id"`
+	Audience    string     `json:"audience"`
+	Status      string     `json:"status"`
+	Title       string     `json:"title"`
+	Body        string     `json:"body"`
+	State       string     `json:"state"`
+	DraftedBy   string     `json:"drafted_by"`
+	ApprovedBy  string     `json:"approved_by"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ApprovedAt  *time.Time `json:"approved_at,omitempty"`
+	PublishedAt *time.Time `json:"published_at,omitempty"`
 }
