@@ -47,10 +47,11 @@ import (
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
+	"github.com/firebreak-dev/firebreak/services/postmortem"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, postmortem.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -98,6 +99,8 @@ type Config struct {
 	// (incident messages, buttons, slash commands) and the notify service
 	// (Slack pages).
 	Slack SlackConfig
+	// Postmortem tunes the post-mortem service (FIREBREAK_POSTMORTEM_*).
+	Postmortem PostmortemConfig
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -175,6 +178,7 @@ type App struct {
 	relays   []*bus.Relay
 	timers   []*timer.Runner
 	http     *httpapi.Server
+	reg      *prometheus.Registry
 	tokens   *token.Authenticator
 	// runners run beside the router until Run's context ends.
 	runners  []func(context.Context) error
@@ -190,6 +194,9 @@ type App struct {
 	Escalation *escalation.Service
 	// Audit is the audit service when this process runs it (tests).
 	Audit *audit.Service
+	// Postmortem is the post-mortem service when this process runs it
+	// (tests).
+	Postmortem *postmortem.Service
 
 	closeOnce sync.Once
 }
@@ -219,6 +226,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg = reg
 	if a.router, err = bus.NewRouter(a.js, a.log, reg); err != nil {
 		return nil, err
 	}
@@ -348,6 +356,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireEscalation(ctx, log)
 	case audit.Name:
 		return a.wireAudit(ctx, log)
+	case postmortem.Name:
+		return a.wirePostmortem(ctx, log)
 	}
 	return nil
 }
@@ -529,6 +539,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", escalation.Name}
 	case audit.Name:
 		return []string{"outbox", audit.Name}
+	case postmortem.Name:
+		return []string{"outbox", "timer", postmortem.Name}
 	}
 	return nil
 }
