@@ -437,6 +437,18 @@ func Catalog() []Spec {
 				Provider: ProviderWebhook, Level: 1, User: "alice", ContactMethod: "pager-hook", Attempts: 5},
 				Reason: "webhook answered 503 Service Unavailable (5 attempts)"}
 		}},
+		{TypePostmortemCreated, KindEvent, 1, func() any {
+			return PostmortemCreated{IncidentID: exampleRef.IncidentID, Number: 42, PostmortemID: "pm-7", Title: "Post-mortem: Disk 95% full on db1"}
+		}},
+		{TypeActionItemOverdue, KindEvent, 1, func() any {
+			return ActionItemOverdue{ActionItemID: "ai-3", IncidentID: exampleRef.IncidentID, Number: 42, Title: "Alert on disk growth rate",
+				Owner: "bob", Due: "2026-11-20", TrackerURL: "https://tracker.example.com/OPS-118", OverdueDays: 8}
+		}},
+		{TypeStatusUpdatePublished, KindEvent, 1, func() any {
+			return StatusUpdatePublished{UpdateID: "su-2", IncidentID: exampleRef.IncidentID, Number: 42, Audience: "external",
+				Status: "monitoring", Title: "Checkout errors", Body: "A fix is in place; we are watching the error rate.",
+				ApprovedBy: "carol", PublishedAt: exampleTime}
+		}},
 	}
 }
 

@@ -48,11 +48,12 @@ import (
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
 	"github.com/firebreak-dev/firebreak/services/notify"
+	"github.com/firebreak-dev/firebreak/services/postmortem"
 	"github.com/firebreak-dev/firebreak/services/slack"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name, slack.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name, slack.Name, postmortem.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -105,6 +106,8 @@ type Config struct {
 	// FIREBREAK_WEBHOOK_SECRET). Its clock, AckWait and hooks are set by
 	// the App.
 	Notify notify.Config
+	// Postmortem tunes the post-mortem service (FIREBREAK_POSTMORTEM_*).
+	Postmortem PostmortemConfig
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -185,6 +188,7 @@ type App struct {
 	relays   []*bus.Relay
 	timers   []*timer.Runner
 	http     *httpapi.Server
+	reg      *prometheus.Registry
 	tokens   *token.Authenticator
 	// runners run beside the router until Run's context ends.
 	runners  []func(context.Context) error
@@ -205,6 +209,9 @@ type App struct {
 	// Slack is the slack service when this process runs it with a bot
 	// token (tests).
 	Slack *slack.Service
+	// Postmortem is the post-mortem service when this process runs it
+	// (tests).
+	Postmortem *postmortem.Service
 
 	closeOnce sync.Once
 }
@@ -234,6 +241,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg = reg
 	if a.router, err = bus.NewRouter(a.js, a.log, reg); err != nil {
 		return nil, err
 	}
@@ -367,6 +375,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireNotify(ctx, log)
 	case slack.Name:
 		return a.wireSlack(ctx, log)
+	case postmortem.Name:
+		return a.wirePostmortem(ctx, log)
 	}
 	return nil
 }
@@ -552,6 +562,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", notify.Name}
 	case slack.Name:
 		return []string{"outbox", slack.Name}
+	case postmortem.Name:
+		return []string{"outbox", "timer", postmortem.Name}
 	}
 	return nil
 }
