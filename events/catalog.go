@@ -305,7 +305,7 @@ var exampleRef = IncidentRef{IncidentID: "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e",
 
 // Catalog lists every event and command type firebreak emits or accepts.
 func Catalog() []Spec {
-	return []Spec{
+	return append([]Spec{
 		{TypeAlertReceived, KindEvent, 1, func() any {
 			return AlertReceived{Service: "checkout", DedupKey: "disk-full-db1", EventAction: ActionTrigger,
 				Summary: "Disk 95% full on db1", Severity: SeverityCritical, Source: "db1",
@@ -426,7 +426,7 @@ func Catalog() []Spec {
 				Links:       []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
 				Integration: "ci deploys", ReceivedAt: exampleTime}
 		}},
-	}
+	}, VulnCatalog()...)
 }
 
 // Lookup returns the catalog entry for typ.

@@ -47,10 +47,11 @@ import (
 	incidentsqlite "github.com/firebreak-dev/firebreak/services/incident/store/sqlite"
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/intake/source"
+	"github.com/firebreak-dev/firebreak/services/vuln"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, vuln.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -98,6 +99,10 @@ type Config struct {
 	// (incident messages, buttons, slash commands) and the notify service
 	// (Slack pages).
 	Slack SlackConfig
+	// Vuln configures the vuln service: remediation policy, security.txt
+	// and advisory publication, disclosure limits (Now, OnCommit and
+	// OnTimer are set by the wiring).
+	Vuln vuln.Config
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -190,6 +195,8 @@ type App struct {
 	Escalation *escalation.Service
 	// Audit is the audit service when this process runs it (tests).
 	Audit *audit.Service
+	// Vuln is the vuln service when this process runs it (tests).
+	Vuln *vuln.Service
 
 	closeOnce sync.Once
 }
@@ -348,6 +355,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireEscalation(ctx, log)
 	case audit.Name:
 		return a.wireAudit(ctx, log)
+	case vuln.Name:
+		return a.wireVuln(ctx, log)
 	}
 	return nil
 }
@@ -529,6 +538,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", "timer", escalation.Name}
 	case audit.Name:
 		return []string{"outbox", audit.Name}
+	case vuln.Name:
+		return []string{"outbox", "timer", vuln.Name}
 	}
 	return nil
 }
