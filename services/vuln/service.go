@@ -285,25 +285,18 @@ func (s *Service) schedule(ctx context.Context, tx Tx, v Vuln) error {
 	}
 	now := s.now()
 	st := c.At(now)
-	if st.Paused {
+	if st.Paused || (v.Status == StatusMitigated && s.pol.PauseWhileMitigated) {
 		_, err := tx.CancelTimer(ctx, TimerSLA, v.ID)
 		return err
 	}
-	due := st.DueAt
-	for _, w := range s.pol.Warnings {
-		if w > v.SLANotified {
-			// When the w-th fraction falls: elapsed reaches w*ttf.
-			at := time.Duration(w * float64(c.TimeToFix))
-			if st.Elapsed >= at {
-				due = now
-			} else {
-				due = now.Add(at - st.Elapsed)
-			}
-			break
-		}
-	}
-	if due.Before(c.StartsAt) {
-		due = c.StartsAt
+	var due time.Time
+	switch {
+	case st.Breached || st.Warning > v.SLANotified:
+		due = now // crossed and not yet announced
+	case st.NextWarning > 0:
+		due = st.NextWarningAt
+	default:
+		due = st.DueAt
 	}
 	return tx.ScheduleTimer(ctx, timer.Timer{Kind: TimerSLA, Key: v.ID, DueAt: due, CreatedAt: now})
 }
