@@ -252,7 +252,9 @@ func recorded(v Vuln, due *time.Time, changed []string) events.VulnRecorded {
 		Score: v.Score, Vector: v.Vector, DueAt: due, Changed: changed}
 }
 
-func ref(v Vuln) events.VulnRef { return events.VulnRef{VulnID: v.ID, Number: v.Number, Version: v.Version} }
+func ref(v Vuln) events.VulnRef {
+	return events.VulnRef{VulnID: v.ID, Number: v.Number, Version: v.Version}
+}
 
 func actorName(a events.Actor) string {
 	if a.Name != "" {

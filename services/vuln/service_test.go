@@ -279,7 +279,7 @@ func TestPauseWhileMitigated(t *testing.T) {
 		t.Errorf("state %s", s.State)
 	}
 	v, _ = h.svc.Transition(ctx, v.Key(), vuln.TransitionRequest{To: vuln.StatusFixInProgress}, alice)
-	if s := v.SLAAt(h.svc.Policy(), h.clock.Now()); !s.DueAt.Equal(t0.Add(25*policy.Week)) {
+	if s := v.SLAAt(h.svc.Policy(), h.clock.Now()); !s.DueAt.Equal(t0.Add(25 * policy.Week)) {
 		t.Errorf("due after a 19-week pause: %v", s.DueAt)
 	}
 	h.clock.Set(t0.Add(22 * policy.Week))

@@ -328,8 +328,8 @@ type NoticeStatus string
 
 // Notice statuses.
 const (
-	NoticeStatusDraft     NoticeStatus = "draft"
-	NoticePublished NoticeStatus = "published"
+	NoticeStatusDraft NoticeStatus = "draft"
+	NoticePublished   NoticeStatus = "published"
 )
 
 // Notice is a customer notice about a vulnerability: drafted from a
