@@ -305,7 +305,7 @@ var exampleRef = IncidentRef{IncidentID: "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e",
 
 // Catalog lists every event and command type firebreak emits or accepts.
 func Catalog() []Spec {
-	return []Spec{
+	return append([]Spec{
 		{TypeAlertReceived, KindEvent, 1, func() any {
 			return AlertReceived{Service: "checkout", DedupKey: "disk-full-db1", EventAction: ActionTrigger,
 				Summary: "Disk 95% full on db1", Severity: SeverityCritical, Source: "db1",
@@ -449,7 +449,7 @@ func Catalog() []Spec {
 				Status: "monitoring", Title: "Checkout errors", Body: "A fix is in place; we are watching the error rate.",
 				ApprovedBy: "carol", PublishedAt: exampleTime}
 		}},
-	}
+	}, VulnCatalog()...)
 }
 
 // Lookup returns the catalog entry for typ.

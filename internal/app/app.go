@@ -50,10 +50,11 @@ import (
 	"github.com/firebreak-dev/firebreak/services/notify"
 	"github.com/firebreak-dev/firebreak/services/postmortem"
 	"github.com/firebreak-dev/firebreak/services/slack"
+	"github.com/firebreak-dev/firebreak/services/vuln"
 )
 
 // Services lists every service, in start order.
-var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name, slack.Name, postmortem.Name}
+var Services = []string{intake.Name, incident.Name, escalation.Name, audit.Name, notify.Name, slack.Name, postmortem.Name, vuln.Name}
 
 // Config is a process's configuration. Zero values take the defaults in
 // the comments.
@@ -108,6 +109,10 @@ type Config struct {
 	Notify notify.Config
 	// Postmortem tunes the post-mortem service (FIREBREAK_POSTMORTEM_*).
 	Postmortem PostmortemConfig
+	// Vuln configures the vuln service: remediation policy, security.txt
+	// and advisory publication, disclosure limits (Now, OnCommit and
+	// OnTimer are set by the wiring).
+	Vuln vuln.Config
 	// Logger receives the process log. Default: discard.
 	Logger *slog.Logger
 	// Now is the services' clock. Default time.Now.
@@ -212,6 +217,8 @@ type App struct {
 	// Postmortem is the post-mortem service when this process runs it
 	// (tests).
 	Postmortem *postmortem.Service
+	// Vuln is the vuln service when this process runs it (tests).
+	Vuln *vuln.Service
 
 	closeOnce sync.Once
 }
@@ -377,6 +384,8 @@ func (a *App) wire(ctx context.Context, name string) error {
 		return a.wireSlack(ctx, log)
 	case postmortem.Name:
 		return a.wirePostmortem(ctx, log)
+	case vuln.Name:
+		return a.wireVuln(ctx, log)
 	}
 	return nil
 }
@@ -564,6 +573,8 @@ func migrationSets(service string) []string {
 		return []string{"outbox", slack.Name}
 	case postmortem.Name:
 		return []string{"outbox", "timer", postmortem.Name}
+	case vuln.Name:
+		return []string{"outbox", "timer", vuln.Name}
 	}
 	return nil
 }
