@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"slices"
 	"strings"
@@ -23,10 +24,15 @@ import (
 // quiet waits until the system has nothing left to do: every durable
 // consumer of every stream has no pending and no unacknowledged message,
 // and every service's outbox is empty, twice in a row.
-func quiet(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, timeout time.Duration) error {
+func quiet(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, timeout time.Duration, out io.Writer) error {
 	calm := 0
+	lastLog := time.Now()
 	return poll(ctx, timeout, "consumers drained and outboxes empty", func() (bool, error) {
 		busy, err := busyness(ctx, js, pool)
+		if time.Since(lastLog) > 10*time.Second {
+			lastLog = time.Now()
+			logf(out, "still waiting: %s %v", busy, err)
+		}
 		if err != nil {
 			calm = 0
 			return false, err
@@ -97,8 +103,20 @@ func collect[T any](rows scannable) ([]T, error) {
 	return out, rows.Err()
 }
 
-// readStream returns every envelope of a stream, oldest first.
+// readStream returns every envelope of a stream, oldest first, retrying
+// while the cluster is still settling after a node came back (JetStream
+// API requests may then find no responders for a moment).
 func readStream(ctx context.Context, js jetstream.JetStream, name string) ([]events.Envelope, error) {
+	var out []events.Envelope
+	err := poll(ctx, time.Minute, "read "+name, func() (bool, error) {
+		var err error
+		out, err = readStreamOnce(ctx, js, name)
+		return err == nil, err
+	})
+	return out, err
+}
+
+func readStreamOnce(ctx context.Context, js jetstream.JetStream, name string) ([]events.Envelope, error) {
 	st, err := js.Stream(ctx, name)
 	if err != nil {
 		return nil, err
@@ -178,6 +196,7 @@ type report struct {
 	AuditRecords      int      `json:"audit_records"`
 	AuditMissing      int      `json:"audit_missing"`
 	DeadLettered      uint64   `json:"dead_lettered"`
+	Restarts          int64    `json:"restarts_after_own_exit"`
 	Kills             []string `json:"kills"`
 	MaxRecovery       string   `json:"max_recovery"`
 	Failures          []string `json:"failures"`
@@ -385,13 +404,19 @@ func verify(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, rep *r
 	}
 
 	// Nothing dead-lettered.
-	if st, err := c.js.Stream(ctx, bus.StreamDLQ); err == nil {
-		if info, err := st.Info(ctx); err == nil {
-			rep.DeadLettered = info.State.Msgs
-			if info.State.Msgs > 0 {
-				rep.fail("%d messages dead-lettered (see the %s stream)", info.State.Msgs, bus.StreamDLQ)
-			}
+	var dlq *jetstream.StreamInfo
+	if err := poll(ctx, 30*time.Second, "read "+bus.StreamDLQ, func() (bool, error) {
+		st, err := c.js.Stream(ctx, bus.StreamDLQ)
+		if err == nil {
+			dlq, err = st.Info(ctx)
 		}
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	rep.DeadLettered = dlq.State.Msgs
+	if dlq.State.Msgs > 0 {
+		rep.fail("%d messages dead-lettered (see the %s stream)", dlq.State.Msgs, bus.StreamDLQ)
 	}
 
 	// The audit log holds every alert and event, once, and verifies.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,6 +62,9 @@ type cluster struct {
 
 	nc *nats.Conn
 	js jetstream.JetStream
+
+	// restarts counts replicas started again after exiting on their own.
+	restarts atomic.Int64
 }
 
 func randomHex(n int) string {
@@ -265,11 +269,37 @@ func (c *cluster) startServices(ctx context.Context, services []string, replicas
 	return nil
 }
 
+// waitReady waits until a replica answers /readyz. A replica that exits
+// before it is ready (e.g. a JetStream request timing out while the cluster
+// elects a leader) is started again, up to 5 times, as the restart policy
+// of Compose or Kubernetes would; c.restarts counts these.
 func (c *cluster) waitReady(ctx context.Context, r *replica) error {
-	deadline, cancel := context.WithTimeout(ctx, 60*time.Second)
+	deadline, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		err := c.waitReadyOnce(deadline, r)
+		if !errors.Is(err, errExited) || attempt == 5 {
+			return err
+		}
+		c.restarts.Add(1)
+		select {
+		case <-deadline.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := r.p.start(); err != nil {
+			return err
+		}
+	}
+}
+
+var errExited = errors.New("exited before it was ready")
+
+func (c *cluster) waitReadyOnce(ctx context.Context, r *replica) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- waitHTTP(deadline, r.url()+"/readyz") }()
+	go func() { done <- waitHTTP(ctx, r.url()+"/readyz") }()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -281,8 +311,7 @@ func (c *cluster) waitReady(ctx context.Context, r *replica) error {
 			return nil
 		case <-tick.C:
 			if !r.p.running() {
-				cancel()
-				return fmt.Errorf("%s exited before it was ready (see %s)", r.p.name, r.p.log)
+				return fmt.Errorf("%s %w (see %s)", r.p.name, errExited, r.p.log)
 			}
 		}
 	}

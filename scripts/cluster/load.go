@@ -94,8 +94,8 @@ type load struct {
 	incident   []string // base URLs of the incident replicas
 	escalation string
 	keys       int
-	http   *http.Client
-	client func(base string) *client.Client
+	http       *http.Client
+	client     func(base string) *client.Client
 
 	mu     sync.Mutex
 	alerts []*alertRecord

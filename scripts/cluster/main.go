@@ -205,6 +205,7 @@ func harness(ctx context.Context, cfg config, out io.Writer) (rep *report, dir s
 		return rep, dir, err
 	}
 	logf(out, "checking")
+	rep.Restarts = c.restarts.Load()
 	if err := verify(ctx, c, l, pool, rep); err != nil {
 		return rep, dir, err
 	}
@@ -240,7 +241,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 	logf(out, "phase 1: %d triggers over %s", half, cfg.duration/2)
 	l.sendPhase(ctx, 1, half, cfg.duration/2, cfg.workers, all)
 	logf(out, "phase 1 sent in %s; waiting until it is processed", time.Since(t0).Round(time.Millisecond))
-	if err := quiet(ctx, c.js, pool, 3*time.Minute); err != nil {
+	if err := quiet(ctx, c.js, pool, 3*time.Minute, out); err != nil {
 		return err
 	}
 	keysOf := func(g int) []int {
@@ -269,7 +270,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 		}()
 	}
 	swg.Wait()
-	if err := quiet(ctx, c.js, pool, 3*time.Minute); err != nil {
+	if err := quiet(ctx, c.js, pool, 3*time.Minute, out); err != nil {
 		return err
 	}
 	// Phase 2 must start after the resolutions, or its triggers would join
@@ -303,7 +304,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 		return err
 	}
 	logf(out, "load done in %s; waiting until everything has drained", time.Since(t0).Round(time.Millisecond))
-	return quiet(ctx, c.js, pool, 3*time.Minute)
+	return quiet(ctx, c.js, pool, 3*time.Minute, out)
 }
 
 // chaos kill -9s one replica of each service in turn (and starts it again)
@@ -387,6 +388,7 @@ func printReport(w io.Writer, rep *report, asJSON bool) {
 	row("audit records (missing alerts+events)", fmt.Sprintf("%d (%d)", rep.AuditRecords, rep.AuditMissing))
 	row("dead-lettered", rep.DeadLettered)
 	row("max recovery after a kill", rep.MaxRecovery)
+	row("replicas restarted after exiting on their own", rep.Restarts)
 	tw.Flush()
 	for _, k := range rep.Kills {
 		fmt.Fprintf(w, "  chaos: %s\n", k)
