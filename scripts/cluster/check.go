@@ -196,6 +196,7 @@ type report struct {
 	AuditRecords      int      `json:"audit_records"`
 	AuditMissing      int      `json:"audit_missing"`
 	DeadLettered      uint64   `json:"dead_lettered"`
+	Streams3          int      `json:"streams_with_3_replicas"`
 	Restarts          int64    `json:"restarts_after_own_exit"`
 	Kills             []string `json:"kills"`
 	MaxRecovery       string   `json:"max_recovery"`
@@ -419,6 +420,25 @@ func verify(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, rep *r
 		rep.fail("%d messages dead-lettered (see the %s stream)", dlq.State.Msgs, bus.StreamDLQ)
 	}
 
+	// Every stream has a copy on each of the three nodes.
+	for _, sc := range bus.StreamConfigs(3) {
+		var info *jetstream.StreamInfo
+		if err := poll(ctx, 30*time.Second, "stream "+sc.Name, func() (bool, error) {
+			st, err := c.js.Stream(ctx, sc.Name)
+			if err == nil {
+				info, err = st.Info(ctx)
+			}
+			return err == nil, err
+		}); err != nil {
+			return err
+		}
+		if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+			rep.fail("stream %s: %d replicas configured, %s", sc.Name, info.Config.Replicas, describeCluster(info))
+		} else {
+			rep.Streams3++
+		}
+	}
+
 	// The audit log holds every alert and event, once, and verifies.
 	auditIDs, err := collect[string](must(pool.Query(ctx, `SELECT msg_id FROM fb_audit.audit_record`)))
 	if err != nil {
@@ -495,4 +515,11 @@ func checkAPI(ctx context.Context, l *load, incs []incidentRow, rep *report) err
 		rep.fail("API lists %d incidents, the database has %d", seen, len(incs))
 	}
 	return nil
+}
+
+func describeCluster(info *jetstream.StreamInfo) string {
+	if info.Cluster == nil {
+		return "no cluster information"
+	}
+	return fmt.Sprintf("leader %q with %d followers", info.Cluster.Leader, len(info.Cluster.Replicas))
 }

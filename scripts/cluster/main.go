@@ -387,6 +387,7 @@ func printReport(w io.Writer, rep *report, asJSON bool) {
 	row("pages requested / expected", fmt.Sprintf("%d / %d", rep.Pages, rep.PagesExpected))
 	row("audit records (missing alerts+events)", fmt.Sprintf("%d (%d)", rep.AuditRecords, rep.AuditMissing))
 	row("dead-lettered", rep.DeadLettered)
+	row("streams with 3 replicas", rep.Streams3)
 	row("max recovery after a kill", rep.MaxRecovery)
 	row("replicas restarted after exiting on their own", rep.Restarts)
 	tw.Flush()
