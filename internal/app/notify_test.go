@@ -114,7 +114,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	inc1 := waitIncident(t, c, "INC-1", func(incident.IncidentJSON) bool { return true })
-	eventually(t, "INC-1 delivered", func() bool {
+	slowly(t, "INC-1 delivered", func() bool {
 		n, err := c.Notifications(ctx, "INC-1")
 		return err == nil && len(n.Notifications) == 2 &&
 			n.Notifications[0].Status == notify.StatusSent && n.Notifications[1].Status == notify.StatusSent
@@ -125,7 +125,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 
 	// Redeliver alice's page: the very message, and the page in a new envelope.
 	var page events.Envelope
-	eventually(t, "alice's page on the bus", func() bool {
+	slowly(t, "alice's page on the bus", func() bool {
 		for _, e := range rec.envelopes(events.TypePageRequested) {
 			var p events.PageRequested
 			if e.DecodeData(&p) == nil && p.User == "alice" && p.IncidentID == inc1.ID {
@@ -150,7 +150,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 	if _, err := js.Publish(ctx, events.SubjectFor(page.Type), raw, jetstream.WithMsgID(copyEnv.ID)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "notify consumed the redeliveries", func() bool {
+	slowly(t, "notify consumed the redeliveries", func() bool {
 		cons, err := js.Consumer(ctx, bus.StreamEvt, notify.ConsumerPages)
 		if err != nil {
 			return false
@@ -163,7 +163,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 	if _, err := c.SendAlert(ctx, intake.Alert{Service: "checkout", DedupKey: "latency", Summary: "p99 above 2s", Severity: "critical"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Slack DM to alice", func() bool { return dm.Channel(alice.ID) != "" && len(fake.Messages(dm.Channel(alice.ID))) == 1 })
+	slowly(t, "Slack DM to alice", func() bool { return dm.Channel(alice.ID) != "" && len(fake.Messages(dm.Channel(alice.ID))) == 1 })
 	if m := fake.Messages(dm.Channel(alice.ID))[0]; !strings.Contains(m.Text, "INC-2 p99 above 2s") {
 		t.Fatalf("DM %+v", m)
 	}
@@ -171,7 +171,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 		t.Fatalf("users.lookupByEmail: %+v", calls)
 	}
 	var inc2 notify.DeliveriesJSON
-	eventually(t, "INC-2 deliveries", func() bool {
+	slowly(t, "INC-2 deliveries", func() bool {
 		n, err := c.Notifications(ctx, "INC-2")
 		inc2 = n
 		return err == nil && len(n.Notifications) == 3 && countStatus(n, notify.StatusRetrying) == 0
@@ -207,10 +207,26 @@ func TestNotifyEndToEnd(t *testing.T) {
 	if n := len(fake.Calls("chat.postMessage")); n != 3 {
 		t.Fatalf("%d chat.postMessage calls, want 3 (#ops twice, alice once)", n)
 	}
-	eventually(t, "notification events on the bus", func() bool {
+	slowly(t, "notification events on the bus", func() bool {
 		return len(rec.envelopes(events.TypeNotificationSent)) == 4 && len(rec.envelopes(events.TypeNotificationFailed)) == 1
 	})
 	rec.validate(t)
+}
+
+// slowly is eventually with a deadline for the longest chains of this
+// test (alert → incident → escalation → notify → escalation → notify →
+// Slack), which under a loaded machine and -race take longer than the
+// usual 15 s. It polls; it never sleeps for a result.
+func slowly(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if f() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
 
 func countStatus(n notify.DeliveriesJSON, s notify.Status) int {
