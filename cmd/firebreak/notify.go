@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/firebreak-dev/firebreak/services/notify"
@@ -53,4 +56,43 @@ func (n *notifyFlags) config() (notify.Config, error) {
 		return c, usageError{err}
 	}
 	return c, nil
+}
+
+func newNotificationsCmd(stdout io.Writer) *cobra.Command {
+	var cf clientFlags
+	cmd := &cobra.Command{
+		Use:   "notifications <incident>",
+		Short: "List how an incident's pages were delivered (provider, target, status, attempts, reason)",
+		Long: `List the deliveries of an incident's pages, by incident id or INC-n: the
+provider (slack, email, webhook, teams), who or what was paged, the contact
+method, the status (sent, failed, retrying), the attempts so far and why a
+delivery failed. Contact addresses and secrets are never shown.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			out, err := c.Notifications(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if cf.json {
+				return printJSON(stdout, out)
+			}
+			if len(out.Notifications) == 0 {
+				fmt.Fprintf(stdout, "no notifications for %s\n", args[0])
+				return nil
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PROVIDER\tTARGET\tMETHOD\tLEVEL\tSTATUS\tATTEMPTS\tUPDATED\tREASON")
+			for _, d := range out.Notifications {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\n", d.Provider, d.Target, dash(d.ContactMethod), d.Level,
+					d.Status, d.Attempts, d.UpdatedAt.Local().Format("2006-01-02 15:04:05"), dash(d.Reason))
+			}
+			return tw.Flush()
+		},
+	}
+	cf.add(cmd)
+	return cmd
 }
