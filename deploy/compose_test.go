@@ -321,6 +321,11 @@ func commandFlags(t *testing.T) map[string][]string {
 	}
 	fset := token.NewFileSet()
 	out := map[string][]string{}
+	// Flags a command function declares through a helper of the package
+	// (addNotifyFlags(f)) count as the command's: helpers maps a function
+	// to the flags it declares, uses a command to the functions it calls.
+	helpers := map[string][]string{}
+	uses := map[string][]string{}
 	for _, path := range files {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
@@ -334,7 +339,7 @@ func commandFlags(t *testing.T) map[string][]string {
 			if !ok || fn.Body == nil {
 				continue
 			}
-			var cmds, flags []string
+			var cmds, flags, called []string
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				switch n := n.(type) {
 				case *ast.CompositeLit:
@@ -356,6 +361,9 @@ func commandFlags(t *testing.T) map[string][]string {
 						}
 					}
 				case *ast.CallExpr:
+					if id, ok := n.Fun.(*ast.Ident); ok {
+						called = append(called, id.Name)
+					}
 					sel, ok := n.Fun.(*ast.SelectorExpr)
 					if !ok {
 						return true
@@ -376,9 +384,18 @@ func commandFlags(t *testing.T) map[string][]string {
 				}
 				return true
 			})
+			if len(cmds) == 0 {
+				helpers[fn.Name.Name] = flags
+			}
 			for _, c := range cmds {
 				out[c] = append(out[c], flags...)
+				uses[c] = append(uses[c], called...)
 			}
+		}
+	}
+	for c, fns := range uses {
+		for _, f := range fns {
+			out[c] = append(out[c], helpers[f]...)
 		}
 	}
 	return out

@@ -44,6 +44,9 @@ func (c *clock) Add(d time.Duration) {
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
+// incID is the incident the harness pages for (number 42).
+const incID = "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e"
+
 type engine struct {
 	name string
 	open func(t *testing.T, now func() time.Time) (notify.Store, pending)
@@ -98,10 +101,10 @@ func each(t *testing.T, cfg notify.Config, extra []notify.Provider, f func(t *te
 }
 
 func (h *harness) page(key, typ, addr string) events.Envelope {
-	p := events.PageRequested{IncidentID: "inc-1", Number: 42, Title: "Disk full", Severity: "SEV1", Service: "checkout",
+	p := events.PageRequested{IncidentID: incID, Number: 42, Title: "Disk full", Severity: "SEV1", Service: "checkout",
 		Level: 1, Policy: "web", Target: events.PageTarget{Type: "user", ID: "alice"}, User: "alice",
 		ContactMethod: &events.PageContact{Name: typ + "-1", Type: typ, Address: addr}, RuleDelayMinutes: 0, IdempotencyKey: key}
-	return events.MustNew(events.TypePageRequested, "escalation", "inc-1", events.System("escalation"), p)
+	return events.MustNew(events.TypePageRequested, "escalation", incID, events.System("escalation"), p)
 }
 
 func (h *harness) deliver(env events.Envelope) {
@@ -204,7 +207,7 @@ func TestRedeliveredPageSendsOnce(t *testing.T) {
 		}
 		got := h.emitted()
 		if len(got) != 1 || got[0].Type != events.TypeNotificationSent || got[0].CausationID != env.ID ||
-			got[0].CorrelationID != env.CorrelationID || got[0].Subject != "inc-1" {
+			got[0].CorrelationID != env.CorrelationID || got[0].Subject != incID {
 			t.Fatalf("emitted %+v", got)
 		}
 		var sent events.NotificationSent
