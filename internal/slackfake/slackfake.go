@@ -117,6 +117,9 @@ type Call struct {
 	// "error" code ("" when ok).
 	Status int
 	Error  string
+	// At is when the fake answered the call (wall clock, not Config.Now),
+	// for latency measurements.
+	At time.Time
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -376,7 +379,7 @@ func readCall(r *http.Request, method string) (Call, error) {
 // finish records the call, wakes waiters and writes Slack's envelope:
 // {"ok":true,…body} or {"ok":false,"error":code}.
 func (s *Server) finish(w http.ResponseWriter, call Call, status int, body map[string]any, code string) {
-	call.Status, call.Error = status, code
+	call.Status, call.Error, call.At = status, code, time.Now()
 	s.calls = append(s.calls, call)
 	close(s.changed)
 	s.changed = make(chan struct{})

@@ -63,7 +63,7 @@ type Config struct {
 	// OnCommit is called after a transaction wrote to the outbox (the
 	// relay's Notify).
 	OnCommit func()
-	// Workers process interactions and slash commands. Default 8.
+	// Workers process interactions and slash commands. Default 32.
 	Workers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -119,7 +119,7 @@ func New(store Store, api API, dir Directory, logger *slog.Logger, cfg Config) (
 		cfg.OnCommit = func() {}
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 32
 	}
 	return &Service{
 		store: store, api: api, dir: dir, log: logger, cfg: cfg,
