@@ -33,6 +33,9 @@ import (
 type Config struct {
 	// Token is the only bot token accepted; default "xoxb-firebreak-test".
 	Token string
+	// AppToken is the only app-level token apps.connections.open accepts;
+	// default "xapp-1-firebreak-test".
+	AppToken string
 	// TeamID and Team name the workspace; defaults "T00000001", "firebreak".
 	TeamID string
 	Team   string
@@ -62,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.AppToken == "" {
+		c.AppToken = "xapp-1-firebreak-test"
 	}
 }
 
@@ -130,8 +136,12 @@ type Server struct {
 	APIURL string
 	// Token is the accepted bot token.
 	Token string
+	// AppToken is the accepted app-level token (Socket Mode).
+	AppToken string
 
 	cfg Config
+	// socket is the Socket Mode side of the fake (socket.go).
+	socket socketState
 	srv *httptest.Server
 
 	mu         sync.Mutex
@@ -156,6 +166,7 @@ func New(t testing.TB, cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		Token:      cfg.Token,
+		AppToken:   cfg.AppToken,
 		cfg:        cfg,
 		changed:    make(chan struct{}),
 		messages:   map[string][]*Message{},
@@ -291,6 +302,10 @@ func (s *Server) Channel(idOrName string) (Channel, bool) {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == socketPath {
+		s.serveSocket(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || method == "" {
 		http.NotFound(w, r)
@@ -311,11 +326,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(w, call, http.StatusTooManyRequests, nil, "ratelimited")
 		return
 	}
+	want := s.cfg.Token
+	if method == "apps.connections.open" {
+		want = s.cfg.AppToken
+	}
 	switch {
 	case call.Token == "":
 		s.finish(w, call, http.StatusOK, nil, "not_authed")
 		return
-	case call.Token != s.cfg.Token:
+	case call.Token != want:
 		s.finish(w, call, http.StatusOK, nil, "invalid_auth")
 		return
 	}
@@ -349,8 +368,11 @@ func readCall(r *http.Request, method string) (Call, error) {
 		}
 		call.JSON = body
 		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return call, err
+		// An empty body is a call without arguments (apps.connections.open).
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, &fields); err != nil {
+				return call, err
+			}
 		}
 		for k, raw := range fields {
 			var str string
@@ -401,6 +423,7 @@ type handler func(s *Server, p url.Values) (map[string]any, string)
 
 var handlers = map[string]handler{
 	"auth.test":              (*Server).authTest,
+	"apps.connections.open":  (*Server).connectionsOpen,
 	"chat.postMessage":       (*Server).postMessage,
 	"chat.update":            (*Server).update,
 	"chat.postEphemeral":     (*Server).postEphemeral,
