@@ -142,7 +142,7 @@ type Server struct {
 	cfg Config
 	// socket is the Socket Mode side of the fake (socket.go).
 	socket socketState
-	srv *httptest.Server
+	srv    *httptest.Server
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every call

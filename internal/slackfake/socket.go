@@ -67,7 +67,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		st.acks = map[string]json.RawMessage{}
 	}
 	err = conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
-		"debug_info": map[string]any{"host": "slackfake", "approximate_connection_time": 3600},
+		"debug_info":      map[string]any{"host": "slackfake", "approximate_connection_time": 3600},
 		"connection_info": map[string]any{"app_id": "A0APP0001"}})
 	st.notify()
 	st.mu.Unlock()
