@@ -227,6 +227,11 @@ func (s *Service) sweep(ctx context.Context) {
 func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	unlock := s.lock(incidentID)
 	defer unlock()
+	return s.flushLocked(ctx, incidentID)
+}
+
+// flushLocked is Flush for a caller holding the incident's lock.
+func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
 	effects, err := s.store.Effects(ctx, incidentID)
 	if err != nil || len(effects) == 0 {
 		return err
@@ -235,10 +240,16 @@ func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	if err != nil {
 		return err
 	}
+	// The incident was read after its effects, so one message sync shows
+	// every change they stand for; later message effects need no call.
+	synced := false
 	for _, e := range effects {
-		if err := s.perform(ctx, &inc, e); err != nil {
-			return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+		if e.Kind != EffectMessage || !synced {
+			if err := s.perform(ctx, &inc, e); err != nil {
+				return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+			}
 		}
+		synced = synced || e.Kind == EffectMessage
 		if err := s.store.EffectDelete(ctx, e.Seq); err != nil {
 			return err
 		}
