@@ -44,6 +44,7 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		sample                                  bool
 		ackWait                                 time.Duration
 		nf                                      *notifyFlags
+		slackCfg                                *app.SlackConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -73,7 +74,7 @@ even after kill -9, resumes where it stopped.`,
 			a, err := app.New(cmd.Context(), app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
-				AutoCreateServices: true, Logger: logger, AckWait: ackWait, Notify: notifyCfg,
+				AutoCreateServices: true, Logger: logger, AckWait: ackWait, Notify: notifyCfg, Slack: *slackCfg,
 			})
 			if err != nil {
 				return err
@@ -100,6 +101,14 @@ even after kill -9, resumes where it stopped.`,
 	f.BoolVar(&sample, "sample", true, "apply the example paging configuration (if none) and raise a sample alert at start")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
 	nf = addNotifyFlags(f)
+	slackCfg = &app.SlackConfig{}
+	f.StringVar(&slackCfg.BotToken, "slack-bot-token", "", "Slack bot token (xoxb-…); without it the slack service is off (prefer FIREBREAK_SLACK_BOT_TOKEN)")
+	f.StringVar(&slackCfg.SigningSecret, "slack-signing-secret", "", "Slack signing secret verifying /slack/interactions and /slack/commands (prefer FIREBREAK_SLACK_SIGNING_SECRET)")
+	f.StringVar(&slackCfg.AppToken, "slack-app-token", "", "Slack app-level token (xapp-…): clicks and slash commands over Socket Mode instead of public endpoints")
+	f.StringVar(&slackCfg.APIURL, "slack-api-url", "", "Slack Web API base URL (default https://slack.com/api/)")
+	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
+	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", true, "make an unknown Slack user a responder on first interaction")
+	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
 	return cmd
 }
 
@@ -159,6 +168,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		autoCreate                                   bool
 		ackWait                                      time.Duration
 		nf                                           *notifyFlags
+		slackCfg                                     *app.SlackConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -190,6 +200,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
 				Notify: notifyCfg,
+				Slack: *slackCfg,
 			})
 			if err != nil {
 				return err
@@ -208,6 +219,14 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
 	nf = addNotifyFlags(f)
+	slackCfg = &app.SlackConfig{}
+	f.StringVar(&slackCfg.BotToken, "slack-bot-token", "", "Slack bot token (xoxb-…); without it the slack service is off (prefer FIREBREAK_SLACK_BOT_TOKEN)")
+	f.StringVar(&slackCfg.SigningSecret, "slack-signing-secret", "", "Slack signing secret verifying /slack/interactions and /slack/commands (prefer FIREBREAK_SLACK_SIGNING_SECRET)")
+	f.StringVar(&slackCfg.AppToken, "slack-app-token", "", "Slack app-level token (xapp-…): clicks and slash commands over Socket Mode instead of public endpoints")
+	f.StringVar(&slackCfg.APIURL, "slack-api-url", "", "Slack Web API base URL (default https://slack.com/api/)")
+	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
+	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", false, "make an unknown Slack user a responder on first interaction")
+	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
 	return cmd
 }
 

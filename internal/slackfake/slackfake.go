@@ -33,6 +33,9 @@ import (
 type Config struct {
 	// Token is the only bot token accepted; default "xoxb-firebreak-test".
 	Token string
+	// AppToken is the only app-level token apps.connections.open accepts;
+	// default "xapp-1-firebreak-test".
+	AppToken string
 	// TeamID and Team name the workspace; defaults "T00000001", "firebreak".
 	TeamID string
 	Team   string
@@ -62,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.AppToken == "" {
+		c.AppToken = "xapp-1-firebreak-test"
 	}
 }
 
@@ -117,6 +123,9 @@ type Call struct {
 	// "error" code ("" when ok).
 	Status int
 	Error  string
+	// At is when the fake answered the call (wall clock, not Config.Now),
+	// for latency measurements.
+	At time.Time
 }
 
 // Server is a running fake. Its methods are safe for concurrent use.
@@ -127,9 +136,13 @@ type Server struct {
 	APIURL string
 	// Token is the accepted bot token.
 	Token string
+	// AppToken is the accepted app-level token (Socket Mode).
+	AppToken string
 
 	cfg Config
-	srv *httptest.Server
+	// socket is the Socket Mode side of the fake (socket.go).
+	socket socketState
+	srv    *httptest.Server
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced on every call
@@ -153,6 +166,7 @@ func New(t testing.TB, cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		Token:      cfg.Token,
+		AppToken:   cfg.AppToken,
 		cfg:        cfg,
 		changed:    make(chan struct{}),
 		messages:   map[string][]*Message{},
@@ -288,6 +302,10 @@ func (s *Server) Channel(idOrName string) (Channel, bool) {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == socketPath {
+		s.serveSocket(w, r)
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/api/")
 	if !ok || method == "" {
 		http.NotFound(w, r)
@@ -308,11 +326,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(w, call, http.StatusTooManyRequests, nil, "ratelimited")
 		return
 	}
+	want := s.cfg.Token
+	if method == "apps.connections.open" {
+		want = s.cfg.AppToken
+	}
 	switch {
 	case call.Token == "":
 		s.finish(w, call, http.StatusOK, nil, "not_authed")
 		return
-	case call.Token != s.cfg.Token:
+	case call.Token != want:
 		s.finish(w, call, http.StatusOK, nil, "invalid_auth")
 		return
 	}
@@ -346,8 +368,11 @@ func readCall(r *http.Request, method string) (Call, error) {
 		}
 		call.JSON = body
 		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return call, err
+		// An empty body is a call without arguments (apps.connections.open).
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, &fields); err != nil {
+				return call, err
+			}
 		}
 		for k, raw := range fields {
 			var str string
@@ -376,7 +401,7 @@ func readCall(r *http.Request, method string) (Call, error) {
 // finish records the call, wakes waiters and writes Slack's envelope:
 // {"ok":true,…body} or {"ok":false,"error":code}.
 func (s *Server) finish(w http.ResponseWriter, call Call, status int, body map[string]any, code string) {
-	call.Status, call.Error = status, code
+	call.Status, call.Error, call.At = status, code, time.Now()
 	s.calls = append(s.calls, call)
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -398,6 +423,7 @@ type handler func(s *Server, p url.Values) (map[string]any, string)
 
 var handlers = map[string]handler{
 	"auth.test":              (*Server).authTest,
+	"apps.connections.open":  (*Server).connectionsOpen,
 	"chat.postMessage":       (*Server).postMessage,
 	"chat.update":            (*Server).update,
 	"chat.postEphemeral":     (*Server).postEphemeral,

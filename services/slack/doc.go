@@ -1,5 +1,40 @@
-// Package slack is firebreak's Slack integration: it verifies requests
-// Slack sends (Verify) and renders incidents as Block Kit messages
-// (IncidentMessage). It talks to Slack with the slack-go client, imported
-// here as slackapi.
+// Package slack is firebreak's Slack app. It keeps one Block Kit message
+// per incident current in a channel (IncidentMessage), posts significant
+// events in its thread, opens incident channels for configured
+// severities, and turns button clicks and /incident slash commands, sent
+// to POST /slack/interactions and /slack/commands (signed, see Verify) or
+// over Socket Mode, into incident commands issued as the Slack user. It
+// talks to Slack with the slack-go client, imported here as slackapi.
+//
+// # Delivery
+//
+// An incident event is applied to the service's projection, and what it
+// changes in Slack is written as effect rows (a Slack outbox), in one
+// transaction that also records the event id in the inbox. The effects
+// are then performed and each row deleted once Slack accepted the call.
+// So:
+//   - a redelivered event changes nothing and only performs the effects
+//     still pending; a Slack failure returns an error, the event is
+//     redelivered, and the effect is retried; a periodic sweep retries
+//     what is left after MaxDeliver;
+//   - the message is always rendered from the projection at the time of
+//     the call, so updates are idempotent and never go backwards (status
+//     changes apply only when their incident version is newer);
+//   - a crash after Slack accepted a call and before its row is deleted
+//     repeats that call. For chat.update and conversations.setTopic this
+//     is harmless. For the first chat.postMessage of an incident (its ts
+//     is recorded right after) and for thread posts, Slack has no
+//     idempotency key, so such a crash can show a message twice. We chose
+//     this at-least-once behaviour over at-most-once, which could lose
+//     the incident message entirely.
+//
+// Effects of one incident are serialized in the process; two replicas of
+// the service could both post an incident's first message in a race (one
+// replica per deployment is assumed).
+//
+// Commands issued for Slack users go through the service's outbox (with a
+// row remembering who issued them, so a command.rejected event is told to
+// that user ephemerally). A click is answered 200 at once and handled by
+// a worker; a crash between the answer and the outbox write loses that
+// click (the user sees nothing happen and clicks again).
 package slack

@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,6 +74,10 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 	if err := json.Unmarshal(env.Data, &ev); err != nil || ev.IncidentID == "" {
 		return fault.Wrap(errBadEvent, "%s %s: no incident in data", env.Type, env.ID)
 	}
+	// Events of one incident are applied one at a time (two read-modify-
+	// write transactions on PostgreSQL would otherwise lose an update).
+	unlock := s.lock(ev.IncidentID)
+	defer unlock()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		first, err := tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)
 		if err != nil || !first {
@@ -117,7 +120,7 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 	if err != nil {
 		return err
 	}
-	return s.Flush(ctx, ev.IncidentID)
+	return s.flushLocked(ctx, ev.IncidentID)
 }
 
 // responders are the Slack users to invite into a new incident channel:
@@ -267,5 +270,3 @@ func commandVerb(typ string) string {
 	v := strings.TrimPrefix(typ, "incident.")
 	return strings.ReplaceAll(v, "_", " ")
 }
-
-var _ = errors.New

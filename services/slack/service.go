@@ -63,7 +63,7 @@ type Config struct {
 	// OnCommit is called after a transaction wrote to the outbox (the
 	// relay's Notify).
 	OnCommit func()
-	// Workers process interactions and slash commands. Default 8.
+	// Workers process interactions and slash commands. Default 32.
 	Workers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -119,7 +119,7 @@ func New(store Store, api API, dir Directory, logger *slog.Logger, cfg Config) (
 		cfg.OnCommit = func() {}
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 32
 	}
 	return &Service{
 		store: store, api: api, dir: dir, log: logger, cfg: cfg,
@@ -227,6 +227,11 @@ func (s *Service) sweep(ctx context.Context) {
 func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	unlock := s.lock(incidentID)
 	defer unlock()
+	return s.flushLocked(ctx, incidentID)
+}
+
+// flushLocked is Flush for a caller holding the incident's lock.
+func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
 	effects, err := s.store.Effects(ctx, incidentID)
 	if err != nil || len(effects) == 0 {
 		return err
@@ -235,10 +240,16 @@ func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	if err != nil {
 		return err
 	}
+	// The incident was read after its effects, so one message sync shows
+	// every change they stand for; later message effects need no call.
+	synced := false
 	for _, e := range effects {
-		if err := s.perform(ctx, &inc, e); err != nil {
-			return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+		if e.Kind != EffectMessage || !synced {
+			if err := s.perform(ctx, &inc, e); err != nil {
+				return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+			}
 		}
+		synced = synced || e.Kind == EffectMessage
 		if err := s.store.EffectDelete(ctx, e.Seq); err != nil {
 			return err
 		}

@@ -14,6 +14,9 @@ import (
 // connection, so there is no request signature to check. opts are the
 // Web API client's options (its URL).
 func RunSocketMode(ctx context.Context, s *Service, appToken string, opts []slackapi.Option, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	api := slackapi.New("", append(opts, slackapi.OptionAppLevelToken(appToken))...)
 	client := socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(logger.Handler(), slog.LevelDebug)))
 	go func() {

@@ -1,0 +1,380 @@
+package slack_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/db/dbtest"
+	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
+	"github.com/firebreak-dev/firebreak/internal/slackfake"
+	"github.com/firebreak-dev/firebreak/services/slack"
+	"github.com/firebreak-dev/firebreak/services/slack/store/sqlite"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+type directory struct {
+	emails map[string]string
+	oncall map[string]string
+}
+
+func (d directory) UserByEmail(_ context.Context, email string) (string, bool, error) {
+	id, ok := d.emails[email]
+	return id, ok, nil
+}
+
+func (d directory) OnCall(_ context.Context, schedule string) (string, bool, error) {
+	u, ok := d.oncall[schedule]
+	return u, ok, nil
+}
+
+type harness struct {
+	svc   *slack.Service
+	store slack.Store
+	fake  *slackfake.Server
+	db    *sql.DB
+	ch    string
+	alice slackfake.User
+	bob   slackfake.User
+}
+
+func newHarness(t *testing.T, cfg slack.Config) *harness {
+	t.Helper()
+	h := &harness{fake: slackfake.New(t, slackfake.Config{}), db: dbtest.SQLite(t, "outbox", "slack")}
+	h.alice = h.fake.AddUser(slackfake.User{Name: "alice", DisplayName: "alice", Email: "alice@example.com"})
+	h.bob = h.fake.AddUser(slackfake.User{Name: "bob", Email: "bob@example.com"})
+	h.ch = h.fake.AddChannel("incidents", h.alice.ID, h.bob.ID)
+	h.store = sqlite.New(h.db, nil)
+	if cfg.Channel == "" {
+		cfg.Channel = "incidents"
+	}
+	cfg.BaseURL = "https://firebreak.example.com"
+	dir := directory{emails: map[string]string{"alice@example.com": "alice"}, oncall: map[string]string{"web": "alice"}}
+	svc, err := slack.New(h.store, slackapi.New(h.fake.Token, slackapi.OptionAPIURL(h.fake.APIURL)), dir, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = svc.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+const incID = "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d5e"
+
+var t0 = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+
+func triggered(sev string) events.Envelope {
+	return events.MustNew(events.TypeIncidentTriggered, "incident", incID, events.System("incident"), events.IncidentTriggered{
+		IncidentRef: events.IncidentRef{IncidentID: incID, Number: 42, Version: 1}, Service: "checkout", DedupKey: "k",
+		Title: "Checkout: 5xx > 5%", Severity: sev}, events.At(t0))
+}
+
+func transition(typ, from, to string, version int64, actor string) events.Envelope {
+	return events.MustNew(typ, "incident", incID, events.Actor{Kind: events.ActorUser, ID: actor, Channel: events.ChannelSlack},
+		events.IncidentTransitioned{IncidentRef: events.IncidentRef{IncidentID: incID, Number: 42, Version: version}, From: from, To: to},
+		events.At(t0.Add(time.Duration(version)*time.Minute)))
+}
+
+func (h *harness) handle(t *testing.T, env events.Envelope) {
+	t.Helper()
+	if err := h.svc.HandleIncidentEvent(context.Background(), env); err != nil {
+		t.Fatalf("%s: %v", env.Type, err)
+	}
+}
+
+func (h *harness) message(t *testing.T) slackfake.Message {
+	t.Helper()
+	inc, err := h.store.IncidentGet(context.Background(), incID)
+	if err != nil || inc.MessageTS == "" {
+		t.Fatalf("no message recorded: %+v %v", inc, err)
+	}
+	m, ok := h.fake.LastMessage(h.ch, inc.MessageTS)
+	if !ok {
+		t.Fatalf("message %s not in Slack", inc.MessageTS)
+	}
+	return m
+}
+
+func TestRedeliveryPostsOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	trig, ack := triggered("SEV2"), transition(events.TypeIncidentAcknowledged, "triggered", "acknowledged", 2, "alice")
+	for range 3 {
+		h.handle(t, trig)
+		h.handle(t, ack)
+	}
+	if n := len(h.fake.Calls("chat.postMessage")); n != 2 {
+		t.Errorf("%d chat.postMessage calls, want 2 (the message and one thread post)", n)
+	}
+	if m := h.message(t); !strings.Contains(m.Text, "acknowledged") || m.Updates != 1 {
+		t.Errorf("message %q with %d updates, want acknowledged after 1 update", m.Text, m.Updates)
+	}
+}
+
+func TestOutOfOrderEventsNeverGoBackwards(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	h.handle(t, transition(events.TypeIncidentAcknowledged, "triggered", "acknowledged", 2, "alice"))
+	h.handle(t, triggered("SEV2"))
+	m := h.message(t)
+	if !strings.Contains(m.Text, "INC-42 [SEV2] Checkout: 5xx > 5% (acknowledged)") {
+		t.Errorf("message %q, want the title from the trigger and the state from the later acknowledgement", m.Text)
+	}
+	if !strings.Contains(string(m.Blocks), "alice via slack") {
+		t.Errorf("acknowledger missing: %s", m.Blocks)
+	}
+}
+
+func TestSlackFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	h.fake.FailNext("chat.postMessage", "internal_error")
+	if err := h.svc.HandleIncidentEvent(context.Background(), triggered("SEV3")); err == nil {
+		t.Fatal("a Slack failure was not reported (the event would be acknowledged)")
+	}
+	// The redelivery finds the event applied and performs what is pending.
+	h.handle(t, triggered("SEV3"))
+	if m := h.message(t); !strings.Contains(m.Text, "triggered") {
+		t.Errorf("message %q", m.Text)
+	}
+	ok := 0
+	for _, c := range h.fake.Calls("chat.postMessage") {
+		if c.Error == "" {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d messages posted, want 1", ok)
+	}
+	// Nothing is left pending.
+	if effects, _ := h.store.Effects(context.Background(), incID); len(effects) != 0 {
+		t.Errorf("pending effects %+v", effects)
+	}
+}
+
+func TestIncidentChannel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{ChannelSeverities: []string{"SEV1", "sev2"}})
+	if err := h.store.UserSave(context.Background(), slack.UserLink{SlackUserID: h.alice.ID, FirebreakID: "alice", LinkedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	h.handle(t, triggered("SEV1"))
+	ch, ok := h.fake.Channel("inc-42-checkout-5xx-5")
+	if !ok {
+		t.Fatalf("no incident channel; calls: %+v", h.fake.Calls("conversations.create"))
+	}
+	if !strings.Contains(ch.Topic, "INC-42 SEV1 | Triggered") {
+		t.Errorf("topic %q", ch.Topic)
+	}
+	msgs := h.fake.Messages(ch.ID)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "INC-42") {
+		t.Fatalf("incident channel messages %+v", msgs)
+	}
+	h.handle(t, transition(events.TypeIncidentAcknowledged, "triggered", "acknowledged", 2, "alice"))
+	ch, _ = h.fake.Channel(ch.ID)
+	if !strings.Contains(ch.Topic, "Acknowledged") {
+		t.Errorf("topic not kept current: %q", ch.Topic)
+	}
+	if m, _ := h.fake.LastMessage(ch.ID, msgs[0].TS); !strings.Contains(m.Text, "acknowledged") {
+		t.Errorf("incident channel message not updated: %q", m.Text)
+	}
+	// A slash command in the incident channel implies the incident.
+	r := h.svc.HandleCommand(context.Background(), slack.Request{UserID: h.alice.ID, ChannelID: ch.ID}, "status")
+	if !strings.Contains(r.Text, "INC-42") || !strings.Contains(r.Text, "Acknowledged") {
+		t.Errorf("status in the incident channel: %q", r.Text)
+	}
+	if n := len(h.fake.Calls("conversations.create")); n != 1 {
+		t.Errorf("%d channels created, want 1", n)
+	}
+}
+
+// commands returns the commands in the outbox.
+func (h *harness) commands(t *testing.T) []events.Envelope {
+	t.Helper()
+	recs, err := outboxsqlite.New(h.db).Pending(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Envelope
+	for _, r := range recs {
+		env, err := events.Decode(r.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, env)
+	}
+	return out
+}
+
+func TestSlashCommands(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	h.handle(t, triggered("SEV2"))
+	type want struct {
+		reply   string // part of the immediate reply
+		command string // type of the command issued ("" for none)
+		check   func(t *testing.T, data map[string]any)
+	}
+	tests := []struct {
+		text string
+		want want
+	}{
+		{"help", want{reply: "/incident declare"}},
+		{"status INC-42", want{reply: "INC-42: Checkout"}},
+		{"status", want{reply: "not an incident channel"}},
+		{"status INC-7", want{reply: "knows no INC-7"}},
+		{"timeline INC-42", want{reply: "https://firebreak.example.com/api/v1/incidents/INC-42/timeline"}},
+		{"oncall web", want{reply: "On call on web"}},
+		{"oncall nowhere", want{reply: "Nobody is on call"}},
+		{"bogus", want{reply: "unknown command"}},
+		{"ack INC-42 looking", want{reply: "On it", command: events.CmdIncidentAcknowledge, check: func(t *testing.T, d map[string]any) {
+			if d["note"] != "looking" || d["incident"] != incID {
+				t.Errorf("data %v", d)
+			}
+		}}},
+		{"contain INC-42 blocked the bot", want{reply: "On it", command: events.CmdIncidentContain, check: func(t *testing.T, d map[string]any) {
+			if d["action"] != "blocked the bot" {
+				t.Errorf("data %v", d)
+			}
+		}}},
+		{"sev INC-42 1", want{reply: "On it", command: events.CmdIncidentSeverity, check: func(t *testing.T, d map[string]any) {
+			if d["severity"] != "SEV1" {
+				t.Errorf("data %v", d)
+			}
+		}}},
+		{"assign INC-42 <@" + h.alice.ID + ">", want{reply: "On it", command: events.CmdIncidentAssign, check: func(t *testing.T, d map[string]any) {
+			if d["user"] != "alice" {
+				t.Errorf("mention not mapped to the firebreak user: %v", d)
+			}
+		}}},
+		{"page INC-42 web", want{reply: "On it", command: events.CmdIncidentResponder, check: func(t *testing.T, d map[string]any) {
+			if d["user"] != "alice" {
+				t.Errorf("schedule not resolved to who is on call: %v", d)
+			}
+		}}},
+		{"declare payments are slow sev2 service:payments", want{reply: "Declaring", command: events.CmdIncidentDeclare, check: func(t *testing.T, d map[string]any) {
+			if d["title"] != "payments are slow" || d["severity"] != "SEV2" || d["service"] != "payments" {
+				t.Errorf("data %v", d)
+			}
+		}}},
+	}
+	// Run in order: each command adds to the one outbox.
+	for _, tt := range tests {
+		before := len(h.commands(t))
+		r := h.svc.HandleCommand(context.Background(), slack.Request{UserID: h.alice.ID, ChannelID: h.ch}, tt.text)
+		if !strings.Contains(r.Text, tt.want.reply) || r.InChannel {
+			t.Errorf("%q: reply %q (in channel %v), want ephemeral containing %q", tt.text, r.Text, r.InChannel, tt.want.reply)
+		}
+		if tt.want.command == "" {
+			continue
+		}
+		var cmds []events.Envelope
+		deadline := time.Now().Add(10 * time.Second)
+		for cmds = h.commands(t); len(cmds) == before && time.Now().Before(deadline); cmds = h.commands(t) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if len(cmds) != before+1 {
+			t.Fatalf("%q: %d new commands, want 1", tt.text, len(cmds)-before)
+		}
+		c := cmds[len(cmds)-1]
+		if c.Type != tt.want.command || c.Actor.ID != "alice" || c.Actor.Channel != events.ChannelSlack || c.Actor.Kind != events.ActorUser {
+			t.Errorf("%q: command %s by %+v", tt.text, c.Type, c.Actor)
+		}
+		var data map[string]any
+		if err := json.Unmarshal(c.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		tt.want.check(t, data)
+	}
+}
+
+func TestUnknownUserIsToldHowToLink(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	h.handle(t, triggered("SEV2"))
+	r := h.svc.HandleCommand(context.Background(), slack.Request{UserID: h.bob.ID, ChannelID: h.ch}, "ack INC-42")
+	if !strings.Contains(r.Text, "On it") {
+		t.Fatalf("reply %q", r.Text)
+	}
+	if _, err := h.fake.WaitFor("chat.postEphemeral", 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := h.fake.LastMessage(h.ch, "")
+	if !m.Ephemeral || m.EphemeralTo != h.bob.ID || !strings.Contains(m.Text, "bob@example.com") || !strings.Contains(m.Text, "/incident link") {
+		t.Errorf("ephemeral %+v", m)
+	}
+	if n := len(h.commands(t)); n != 0 {
+		t.Errorf("%d commands issued for an unknown user", n)
+	}
+}
+
+func TestAutoProvision(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{AutoProvision: true})
+	h.handle(t, triggered("SEV2"))
+	h.svc.HandleCommand(context.Background(), slack.Request{UserID: h.bob.ID, ChannelID: h.ch}, "ack INC-42")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.commands(t)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmds := h.commands(t)
+	if len(cmds) != 1 || cmds[0].Actor.ID != "bob@example.com" {
+		t.Fatalf("commands %+v, want one by the provisioned bob@example.com", cmds)
+	}
+	u, err := h.store.UserGet(context.Background(), h.bob.ID)
+	if err != nil || !u.Provisioned {
+		t.Errorf("link %+v %v", u, err)
+	}
+}
+
+func TestRejectionToldToIssuer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	h.handle(t, triggered("SEV2"))
+	h.svc.HandleCommand(context.Background(), slack.Request{UserID: h.alice.ID, ChannelID: h.ch}, "resolve INC-42")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.commands(t)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd := h.commands(t)[0]
+	rej := events.MustNew(events.TypeCommandRejected, "incident", incID, events.System("incident"), events.CommandRejected{
+		CommandID: cmd.ID, CommandType: cmd.Type, IncidentID: incID, Code: "illegal_transition", Reason: "INC-42 is already resolved"}, events.CausedBy(cmd))
+	if err := h.svc.HandleRejected(context.Background(), rej); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := h.fake.LastMessage(h.ch, "")
+	if !m.Ephemeral || m.EphemeralTo != h.alice.ID || !strings.Contains(m.Text, "did not resolve: INC-42 is already resolved") {
+		t.Errorf("ephemeral %+v", m)
+	}
+	// A rejection of a command that did not come from Slack is ignored.
+	other := events.MustNew(events.TypeCommandRejected, "incident", incID, events.System("incident"), events.CommandRejected{
+		CommandID: "not-ours", CommandType: cmd.Type, Code: "x", Reason: "y"})
+	if err := h.svc.HandleRejected(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.fake.Calls("chat.postEphemeral")); n != 1 {
+		t.Errorf("%d ephemeral messages, want 1", n)
+	}
+}
+
+func TestChannelName(t *testing.T) {
+	t.Parallel()
+	for title, want := range map[string]string{
+		"Checkout: 5xx > 5%":     "inc-42-checkout-5xx-5",
+		"":                       "inc-42",
+		"  ÜBER   wichtig!!  ":   "inc-42-ber-wichtig",
+		strings.Repeat("a", 100): "inc-42-" + strings.Repeat("a", 73),
+	} {
+		if got := slack.ChannelName(42, title); got != want {
+			t.Errorf("ChannelName(%q) = %q, want %q", title, got, want)
+		}
+	}
+}
