@@ -87,7 +87,8 @@ the file.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDevCmd(stdout, stderr), newServeCmd(stderr), newMigrateCmd(stdout),
 		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout),
-		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout))
+		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout),
+		newTimelineCmd(stdout), newReportCmd(stdout), newPostmortemCmd(stdout))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
