@@ -88,7 +88,9 @@ the file.`,
 	root.AddCommand(newDevCmd(stdout, stderr), newServeCmd(stderr), newMigrateCmd(stdout),
 		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout),
 		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout),
-		newNotificationsCmd(stdout))
+		newNotificationsCmd(stdout),
+		newTimelineCmd(stdout), newReportCmd(stdout), newPostmortemCmd(stdout),
+	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}

@@ -45,6 +45,7 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		ackWait                                 time.Duration
 		nf                                      *notifyFlags
 		slackCfg                                *app.SlackConfig
+		pm                                      app.PostmortemConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -74,7 +75,10 @@ even after kill -9, resumes where it stopped.`,
 			a, err := app.New(cmd.Context(), app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
-				AutoCreateServices: true, Logger: logger, AckWait: ackWait, Notify: notifyCfg, Slack: *slackCfg,
+				AutoCreateServices: true, Logger: logger, AckWait: ackWait,
+				Notify:     notifyCfg,
+				Slack:      *slackCfg,
+				Postmortem: pm,
 			})
 			if err != nil {
 				return err
@@ -109,6 +113,7 @@ even after kill -9, resumes where it stopped.`,
 	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
 	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", true, "make an unknown Slack user a responder on first interaction")
 	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
+	postmortemFlags(f, &pm)
 	return cmd
 }
 
@@ -169,6 +174,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		ackWait                                      time.Duration
 		nf                                           *notifyFlags
 		slackCfg                                     *app.SlackConfig
+		pm                                           app.PostmortemConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -199,8 +205,9 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			a, err := app.New(cmd.Context(), app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
-				Notify: notifyCfg,
-				Slack: *slackCfg,
+				Notify:     notifyCfg,
+				Slack:      *slackCfg,
+				Postmortem: pm,
 			})
 			if err != nil {
 				return err
@@ -227,6 +234,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
 	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", false, "make an unknown Slack user a responder on first interaction")
 	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
+	postmortemFlags(f, &pm)
 	return cmd
 }
 

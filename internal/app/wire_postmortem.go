@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/firebreak-dev/firebreak/internal/bus"
 	outboxpg "github.com/firebreak-dev/firebreak/internal/outbox/postgres"
 	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
@@ -84,3 +86,7 @@ func (a *App) wirePostmortem(ctx context.Context, log *slog.Logger) error {
 	a.Postmortem = svc
 	return nil
 }
+
+// Registry is the process's Prometheus registry, served at /metrics
+// (tests check the Grafana dashboard against it).
+func (a *App) Registry() *prometheus.Registry { return a.reg }

@@ -266,8 +266,7 @@ func (h *handlers) editPostmortem(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	p, err := h.svc.EditPostmortem(r.Context(), httpapi.ActorOf(r), r.PathValue("id"),
-		Edit{BaseRevision: body.BaseRevision, Title: body.Title, Sections: body.Sections})
+	p, err := h.svc.EditPostmortem(r.Context(), httpapi.ActorOf(r), r.PathValue("id"), Edit(body))
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -36,7 +36,9 @@ func env(n int, typ, subject string, actor events.Actor, at time.Time, data any)
 // this service does not know (notify's), which must still be on the
 // timeline. The alerts come last, as if the alerts consumer lagged.
 func Sequence() (evts []events.Envelope, alerts []events.Envelope) {
-	ref := func(v int64) events.IncidentRef { return events.IncidentRef{IncidentID: IncidentID, Number: 42, Version: v} }
+	ref := func(v int64) events.IncidentRef {
+		return events.IncidentRef{IncidentID: IncidentID, Number: 42, Version: v}
+	}
 	sys := events.System("incident")
 	esc := events.System("escalation")
 	t := T0
