@@ -88,6 +88,7 @@ the file.`,
 	root.AddCommand(newDevCmd(stdout, stderr), newServeCmd(stderr), newMigrateCmd(stdout),
 		newVersionCmd(stdout), newIncidentCmd(stdout), newAlertCmd(stdout), newTokenCmd(stdout),
 		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout))
+	root.AddCommand(newVulnCmd(stdout))
 	for _, c := range root.Commands() {
 		wrapArgs(c)
 	}
