@@ -100,6 +100,8 @@ even after kill -9, resumes where it stopped.`,
 	f.BoolVar(&sample, "sample", true, "apply the example paging configuration (if none) and raise a sample alert at start")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
 	vf.add(f)
+	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
+	f.StringVar(&vf.publicURL, "public-url", "", publicURLHelp)
 	return cmd
 }
 
@@ -207,6 +209,8 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
 	vf.add(f)
+	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
+	f.StringVar(&vf.publicURL, "public-url", "", publicURLHelp)
 	return cmd
 }
 

@@ -24,13 +24,21 @@ type vulnFlags struct {
 	expires                                          string
 }
 
+// Help texts of the two flags that dev and serve declare themselves (so
+// that the deploy tests, which read flag names from the commands' source,
+// see the ones docker-compose.yml sets).
+const (
+	securityContactHelp = "security.txt Contact URI (mailto:, https://), repeatable; without one /.well-known/security.txt is not served"
+	publicURLHelp       = "public base URL of this server (advisory links, security.txt Canonical)"
+)
+
+// add declares the vuln flags other than --security-contact and
+// --public-url.
 func (v *vulnFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&v.policyFile, "vuln-policy", "", "remediation policy YAML file (default: the Atlassian Marketplace Security Bug Fix Policy timeframes)")
-	f.StringSliceVar(&v.contacts, "security-contact", nil, "security.txt Contact URI (mailto:, https://), repeatable; without one /.well-known/security.txt is not served")
 	f.StringVar(&v.securityPolicy, "security-policy-url", "", "security.txt Policy: URL of the vulnerability disclosure policy")
 	f.StringVar(&v.languages, "security-languages", "en", "security.txt Preferred-Languages")
 	f.StringVar(&v.expires, "security-expires", "", "security.txt Expires (RFC 3339; default one year ahead)")
-	f.StringVar(&v.publicURL, "public-url", "", "public base URL of this server (advisory links, security.txt Canonical)")
 }
 
 func (v *vulnFlags) config() (vuln.Config, error) {

@@ -65,13 +65,13 @@ func genTrivy(n int) []byte {
 }
 
 // TestReimport10kNoEvents: re-importing an unchanged 10 000-finding
-// report (1 000 under the race detector) writes no event and changes
+// report (500 under the race detector) writes no event and changes
 // nothing.
 func TestReimport10kNoEvents(t *testing.T) {
 	t.Parallel()
 	n := 10_000
 	if raceEnabled || testing.Short() {
-		n = 1_000
+		n = 500
 	}
 	h := newHarness(t, nil)
 	report := genTrivy(n)
