@@ -26,8 +26,8 @@ func genTrivy(n int) []byte {
 	}
 	type vul struct {
 		VulnerabilityID, PkgID, PkgName, InstalledVersion, FixedVersion, Status, SeveritySource, PrimaryURL, Title, Description, Severity string
-		CweIDs                                                                                                                             []string
-		CVSS                                                                                                                               map[string]cv
+		CweIDs                                                                                                                            []string
+		CVSS                                                                                                                              map[string]cv
 	}
 	type result struct {
 		Target, Class, Type string
