@@ -32,7 +32,6 @@ func addNotifyFlags(f *pflag.FlagSet) *notifyFlags {
 	f.StringVar(&n.smtpFrom, "smtp-from", "", "sender address of email pages, e.g. 'firebreak <pager@example.com>'")
 	f.BoolVar(&n.smtpStartTLS, "smtp-starttls", true, "require STARTTLS before authenticating and sending (off only for a relay on localhost)")
 	f.StringVar(&n.webhookSecret, "webhook-secret", "", "secret signing webhook pages (X-Firebreak-Signature; prefer FIREBREAK_WEBHOOK_SECRET; never logged)")
-	f.StringVar(&n.publicURL, "public-url", "", "public base URL of the API, for incident links in pages")
 	f.IntVar(&n.maxAttempts, "notify-max-attempts", 5, "attempts per page delivery before it fails and falls through to the next notification rule")
 	f.DurationVar(&n.sendTimeout, "notify-send-timeout", 15*time.Second, "time limit of one delivery attempt")
 	return n

@@ -20,7 +20,6 @@ import (
 func postmortemFlags(f *pflag.FlagSet, pm *app.PostmortemConfig) {
 	f.StringVar(&pm.TimeZone, "postmortem-time-zone", "UTC", "default IANA time zone of timelines and of nights in on-call load (no event carries a person's own zone)")
 	f.DurationVar(&pm.OverdueAfter, "action-item-overdue-after", postmortem.DefaultOverdueAfter, "how long past its due date an open action item is reported (action_item.overdue); negative: never")
-	f.StringVar(&pm.PublicURL, "public-url", "", "public base URL of the API, for links in the status feed and in postmortem.published")
 }
 
 func newTimelineCmd(stdout io.Writer) *cobra.Command {

@@ -90,6 +90,7 @@ the file.`,
 		newApplyCmd(stdout), newExportCmd(stdout), newIntegrationCmd(stdout), newCvssCmd(stdout), newAuditCmd(stdout),
 		newNotificationsCmd(stdout),
 		newTimelineCmd(stdout), newReportCmd(stdout), newPostmortemCmd(stdout),
+		newVulnCmd(stdout),
 	)
 	for _, c := range root.Commands() {
 		wrapArgs(c)

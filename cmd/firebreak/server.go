@@ -46,6 +46,8 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		nf                                      *notifyFlags
 		slackCfg                                *app.SlackConfig
 		pm                                      app.PostmortemConfig
+		vf                                      vulnFlags
+		publicURL                               string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -68,17 +70,23 @@ even after kill -9, resumes where it stopped.`,
 			if err != nil {
 				return err
 			}
+			nf.publicURL, vf.publicURL, pm.PublicURL = publicURL, publicURL, publicURL
 			notifyCfg, err := nf.config()
+			if err != nil {
+				return err
+			}
+			vc, err := vf.config()
 			if err != nil {
 				return err
 			}
 			a, err := app.New(cmd.Context(), app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
-				AutoCreateServices: true, Logger: logger, AckWait: ackWait,
+				AutoCreateServices: true, Logger: logger, AckWait: ackWait, PublicURL: publicURL,
 				Notify:     notifyCfg,
 				Slack:      *slackCfg,
 				Postmortem: pm,
+				Vuln:       vc,
 			})
 			if err != nil {
 				return err
@@ -114,6 +122,9 @@ even after kill -9, resumes where it stopped.`,
 	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", true, "make an unknown Slack user a responder on first interaction")
 	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
 	postmortemFlags(f, &pm)
+	vf.add(f)
+	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
+	f.StringVar(&publicURL, "public-url", "", publicURLHelp)
 	return cmd
 }
 
@@ -175,6 +186,8 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		nf                                           *notifyFlags
 		slackCfg                                     *app.SlackConfig
 		pm                                           app.PostmortemConfig
+		vf                                           vulnFlags
+		publicURL                                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -198,16 +211,23 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			if token == "" {
 				return usageError{fmt.Errorf("--admin-token (FIREBREAK_ADMIN_TOKEN) is required")}
 			}
+			nf.publicURL, vf.publicURL, pm.PublicURL = publicURL, publicURL, publicURL
 			notifyCfg, err := nf.config()
+			if err != nil {
+				return err
+			}
+			vc, err := vf.config()
 			if err != nil {
 				return err
 			}
 			a, err := app.New(cmd.Context(), app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
+				PublicURL:  publicURL,
 				Notify:     notifyCfg,
 				Slack:      *slackCfg,
 				Postmortem: pm,
+				Vuln:       vc,
 			})
 			if err != nil {
 				return err
@@ -235,6 +255,9 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", false, "make an unknown Slack user a responder on first interaction")
 	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
 	postmortemFlags(f, &pm)
+	vf.add(f)
+	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
+	f.StringVar(&publicURL, "public-url", "", publicURLHelp)
 	return cmd
 }
 

@@ -98,6 +98,10 @@ type Config struct {
 	// checkpoints. Empty: FIREBREAK_AUDIT_SIGNING_KEY, else (with
 	// GenerateToken, as in dev) DataDir/audit.key, created if missing.
 	AuditSigningKey string
+	// PublicURL is the API's public base URL, for links in Slack messages,
+	// pages, the status feed, advisories and security.txt
+	// (FIREBREAK_PUBLIC_URL).
+	PublicURL string
 	// Slack is the Slack app's configuration, shared by the slack service
 	// (incident messages, buttons, slash commands) and the notify service
 	// (Slack pages).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 
 	slackapi "github.com/slack-go/slack"
@@ -70,7 +69,7 @@ func (a *App) wireSlack(ctx context.Context, log *slog.Logger) error {
 	if channel == "" {
 		channel = "#incidents"
 	}
-	baseURL := os.Getenv("FIREBREAK_PUBLIC_URL")
+	baseURL := a.cfg.PublicURL
 	if baseURL == "" {
 		baseURL = "http://" + a.cfg.HTTPAddr
 	}

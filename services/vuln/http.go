@@ -362,6 +362,11 @@ func clientAddr(r *http.Request) string {
 
 func (h *handler) disclose(w http.ResponseWriter, r *http.Request) {
 	lim := h.svc.cfg.Disclosures
+	if err := h.svc.AdmitDisclosure(clientAddr(r)); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(lim.Window/time.Second)))
+		h.fail(w, r, err)
+		return
+	}
 	b, err := httpapi.ReadBody(w, r, lim.MaxBody)
 	if err != nil {
 		h.fail(w, r, err)
@@ -372,11 +377,8 @@ func (h *handler) disclose(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	rec, err := h.svc.Disclose(r.Context(), clientAddr(r), d)
+	rec, err := h.svc.Disclose(r.Context(), d)
 	if err != nil {
-		if fault.KindOf(err) == fault.RateLimited {
-			w.Header().Set("Retry-After", strconv.Itoa(int(lim.Window/time.Second)))
-		}
 		h.fail(w, r, err)
 		return
 	}

@@ -167,7 +167,7 @@ func TestHTTPImport(t *testing.T) {
 
 func TestHTTPDisclosure(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, func(c *vuln.Config) { c.Disclosures = vuln.DisclosureLimits{PerAddress: 3, MaxBody: 2048} })
+	a := newAPI(t, func(c *vuln.Config) { c.Disclosures = vuln.DisclosureLimits{PerAddress: 5, MaxBody: 2048} })
 	report := map[string]any{"title": "Auth bypass", "description": "steps…", "product": "web", "reporter_email": "eve@example.org", "reporter_name": "Eve"}
 	var rec vuln.Receipt
 	_ = json.Unmarshal(a.must(202, "POST", "/api/v1/disclosures", "", report), &rec)
@@ -193,8 +193,8 @@ func TestHTTPDisclosure(t *testing.T) {
 			t.Errorf("%s: %d %s", name, st, b)
 		}
 	}
-	// Rate limit: the two decoded but invalid reports counted too (3 in the
-	// window); the address is over.
+	// Rate limit: the invalid, malformed and oversize requests counted too
+	// (5 in the window); the address is over.
 	st, b := a.do("POST", "/api/v1/disclosures", "", report)
 	if code, _ := errField(b); st != 429 || code != "rate_limited" {
 		t.Errorf("over the limit: %d %s", st, b)

@@ -167,15 +167,22 @@ func (d Disclosure) Validate() error {
 	return nil
 }
 
-// Disclose records a responsible-disclosure report from client address
-// addr: rate-limited per address, validated, stored private (never
-// public, reporter contact kept private) as an identified vulnerability.
-func (s *Service) Disclose(ctx context.Context, addr string, d Disclosure) (Receipt, error) {
+// AdmitDisclosure counts one disclosure request from client address addr
+// and refuses it (ErrRateLimited) over the limit. The HTTP handler calls it
+// before it reads the body, so malformed and oversize requests count too.
+func (s *Service) AdmitDisclosure(addr string) error {
 	if ok, reset := s.limit.allow(addr); !ok {
 		e := fault.Wrap(ErrRateLimited, "too many reports from this address; try again after %s", reset.UTC().Format(time.RFC3339))
 		e.Details = map[string]any{"retry_after": reset.UTC().Format(time.RFC3339)}
-		return Receipt{}, e
+		return e
 	}
+	return nil
+}
+
+// Disclose records a responsible-disclosure report admitted by
+// AdmitDisclosure: validated, stored private (never public, reporter
+// contact kept private) as an identified vulnerability.
+func (s *Service) Disclose(ctx context.Context, d Disclosure) (Receipt, error) {
 	if err := d.Validate(); err != nil {
 		return Receipt{}, err
 	}
