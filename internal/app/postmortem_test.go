@@ -10,7 +10,10 @@ import (
 	"testing"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/app"
+	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/client"
+	"github.com/firebreak-dev/firebreak/internal/db/dbtest"
 	"github.com/firebreak-dev/firebreak/internal/token"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/intake"
@@ -225,5 +228,51 @@ func TestPostmortemBadInput(t *testing.T) {
 	}
 	if f := feed(); !strings.Contains(f, "INC-1: Slow checkout") || !strings.Contains(f, `<feed xmlns="http://www.w3.org/2005/Atom">`) {
 		t.Fatalf("feed after publishing:\n%s", f)
+	}
+}
+
+// TestPostmortemServiceOnPostgres runs the post-mortem service alone on
+// PostgreSQL beside intake and incident in another process, as `serve`
+// does: it builds the timeline from the bus only.
+func TestPostmortemServiceOnPostgres(t *testing.T) {
+	t.Parallel()
+	pgURL := dbtest.PostgresURL(t)
+	prefix := dbtest.NewSchemaName() + "_"
+	t.Cleanup(func() { dbtest.DropSchema(t, pgURL, prefix+postmortem.Name) })
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	common := app.Config{HTTPAddr: "127.0.0.1:0", NATSURL: srv.URL, AdminToken: "secret-token", AutoCreateServices: true}
+	coreCfg := common
+	coreCfg.Services, coreCfg.DataDir = []string{intake.Name, incident.Name}, t.TempDir()
+	pmCfg := common
+	pmCfg.Services, pmCfg.Postgres, pmCfg.SchemaPrefix = []string{postmortem.Name}, pgURL, prefix
+	core := start(t, coreCfg)
+	pm := start(t, pmCfg)
+	ctx := context.Background()
+	cc := client.New(core.HTTPURL(), "secret-token", "")
+	cp := client.New(pm.HTTPURL(), "secret-token", "")
+	if _, err := cc.SendAlert(ctx, intake.Alert{Service: "pay", DedupKey: "lat", Summary: "latency", Severity: "error"}); err != nil {
+		t.Fatal(err)
+	}
+	waitIncident(t, cc, "INC-1", func(incident.IncidentJSON) bool { return true })
+	if _, err := cc.Acknowledge(ctx, "INC-1", "mine"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cc.Resolve(ctx, "INC-1", "done"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the timeline on PostgreSQL", func() bool {
+		tl, err := cp.TimelineJSON(ctx, "INC-1")
+		return err == nil && tl.Incident.Status == "resolved" && tl.Incident.AlertCount == 1 && len(tl.Entries) == 4
+	})
+	if _, err := cp.CreatePostmortem(ctx, "INC-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	pmDoc, err := cp.GetPostmortem(ctx, "INC-1")
+	if err != nil || pmDoc.State != postmortem.StateDraft {
+		t.Fatalf("post-mortem on PostgreSQL %+v %v", pmDoc, err)
 	}
 }
