@@ -9,14 +9,13 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/app"
 	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/client"
 	"github.com/firebreak-dev/firebreak/internal/db/dbtest"
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/vuln"
 	"github.com/firebreak-dev/firebreak/services/vuln/policy"
-
-	"github.com/firebreak-dev/firebreak/internal/app"
 )
 
 // TestVulnBreachDeclaresIncident: a High vulnerability of a cloud product
