@@ -126,7 +126,8 @@ func benchCluster(ctx context.Context, cfg config, dir, fb, node string, replica
 }
 
 // benchLoad sends cfg.alerts triggers from cfg.workers closed-loop
-// senders, ten per dedup key so that new incidents open all along the run,
+// senders, cfg.perKey in a row per dedup key so that new incidents open
+// all along the run,
 // and times each incident from the moment its first processed alert was
 // sent to the moment its incident.triggered event (caused by that alert)
 // reached a NATS subscriber.
@@ -158,7 +159,7 @@ func benchLoad(ctx context.Context, name string, intake []string, token, natsURL
 		return benchResult{}, err
 	}
 	run := randomHex(3)
-	keys := (cfg.alerts + 9) / 10
+	keys := (cfg.alerts + cfg.perKey - 1) / cfg.perKey
 	l := newLoad(token, intake, nil, "", keys, cfg.workers)
 	var (
 		next   atomic.Int64
@@ -176,7 +177,7 @@ func benchLoad(ctx context.Context, name string, intake []string, token, natsURL
 					return
 				}
 				body, _ := json.Marshal(map[string]any{
-					"service": "bench-" + run, "dedup_key": fmt.Sprintf("b-%06d", i/10), "summary": "bench", "severity": "warning",
+					"service": "bench-" + run, "dedup_key": fmt.Sprintf("b-%06d", i/cfg.perKey), "summary": "bench", "severity": "warning",
 				})
 				t0 := time.Now()
 				id, status, err := l.post(ctx, intake[i%len(intake)]+"/api/v1/alerts", body)

@@ -64,8 +64,10 @@ type config struct {
 	natsDown   time.Duration
 	postgres   string
 	timeout    time.Duration
+	drain      time.Duration
 	keep       bool
 	bench      bool
+	perKey     int
 	jsonOut    bool
 }
 
@@ -87,9 +89,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.chaos, "chaos", true, "kill -9 one replica of each service in turn and stop one NATS node during the load")
 	fs.DurationVar(&cfg.natsDown, "nats-down", 3*time.Second, "how long the stopped NATS node stays down")
 	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("FIREBREAK_TEST_POSTGRES"), "PostgreSQL URL; the harness creates and drops its own database beside it (default $FIREBREAK_TEST_POSTGRES)")
-	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.DurationVar(&cfg.drain, "drain-timeout", 10*time.Minute, "how long the services may take to work off what was sent (alerts are applied one at a time per deployment: about 35/s on a busy 2-core machine)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs, NATS stores) even when the run passes")
 	fs.BoolVar(&cfg.bench, "bench", false, "measure throughput instead: firebreak dev, then the cluster with 1 and 2 replicas, without chaos")
+	fs.IntVar(&cfg.perKey, "bench-per-key", 10, "with -bench: consecutive alerts per dedup key (1: every alert opens an incident)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -101,8 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-keys %d: want a positive multiple of %d", cfg.keys, numGroups)
 	case cfg.alerts < 2*cfg.keys:
 		return cfg, fmt.Errorf("-alerts %d: want at least 2 × keys (%d), so each phase reaches every key", cfg.alerts, 2*cfg.keys)
-	case cfg.replicas < 1 || cfg.workers < 1 || cfg.duration <= 0:
-		return cfg, errors.New("-replicas, -workers and -duration must be positive")
+	case cfg.replicas < 1 || cfg.workers < 1 || cfg.duration <= 0 || cfg.perKey < 1:
+		return cfg, errors.New("-replicas, -workers, -duration and -bench-per-key must be positive")
 	}
 	return cfg, nil
 }
@@ -241,7 +245,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 	logf(out, "phase 1: %d triggers over %s", half, cfg.duration/2)
 	l.sendPhase(ctx, 1, half, cfg.duration/2, cfg.workers, all)
 	logf(out, "phase 1 sent in %s; waiting until it is processed", time.Since(t0).Round(time.Millisecond))
-	if err := quiet(ctx, c.js, pool, 3*time.Minute, out); err != nil {
+	if err := quiet(ctx, c.js, pool, cfg.drain, out); err != nil {
 		return err
 	}
 	keysOf := func(g int) []int {
@@ -270,7 +274,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 		}()
 	}
 	swg.Wait()
-	if err := quiet(ctx, c.js, pool, 3*time.Minute, out); err != nil {
+	if err := quiet(ctx, c.js, pool, cfg.drain, out); err != nil {
 		return err
 	}
 	// Phase 2 must start after the resolutions, or its triggers would join
@@ -304,7 +308,7 @@ func scenario(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, cfg 
 		return err
 	}
 	logf(out, "load done in %s; waiting until everything has drained", time.Since(t0).Round(time.Millisecond))
-	return quiet(ctx, c.js, pool, 3*time.Minute, out)
+	return quiet(ctx, c.js, pool, cfg.drain, out)
 }
 
 // chaos kill -9s one replica of each service in turn (and starts it again)
