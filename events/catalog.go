@@ -426,6 +426,12 @@ func Catalog() []Spec {
 				Links:       []ChangeLink{{Href: "https://ci.example.com/builds/1234", Text: "build 1234"}},
 				Integration: "ci deploys", ReceivedAt: exampleTime}
 		}},
+		{TypeIncidentAlertsCoalesced, KindEvent, 1, func() any {
+			r := exampleRef
+			r.Version = 1
+			return IncidentAlertsCoalesced{IncidentRef: r, Service: "checkout", DedupKey: "disk-full-db1",
+				AlertCount: 2500, LastAlertAt: exampleTime}
+		}},
 	}
 }
 
