@@ -158,15 +158,12 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	m := r.metrics
 	handled, failed, dead := m.messages.WithLabelValues(cfg.Name, outcomeHandled),
 		m.messages.WithLabelValues(cfg.Name, outcomeFailed), m.messages.WithLabelValues(cfg.Name, outcomeDeadLettered)
-	// A batch being handled finishes when the router stops (within AckWait).
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.AckWait)
-	defer func() { cancel() }()
 	envs := make([]events.Envelope, 0, len(msgs))
 	keep := make([]jetstream.Msg, 0, len(msgs))
 	for _, jm := range msgs {
 		env, err := events.Decode(jm.Data())
 		if err != nil {
-			r.batchDeadLetter(hctx, cfg, jm, Permanent(fmt.Errorf("decode envelope: %w", err)), dead, failed)
+			r.batchDeadLetter(ctx, cfg, jm, Permanent(fmt.Errorf("decode envelope: %w", err)), dead, failed)
 			continue
 		}
 		envs = append(envs, env)
@@ -176,7 +173,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 		return
 	}
 	start := time.Now()
-	err := b.call(hctx, envs)
+	err := b.call(ctx, envs)
 	m.duration.WithLabelValues(cfg.Name).Observe(time.Since(start).Seconds())
 	if err == nil {
 		for _, jm := range keep {
@@ -198,7 +195,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	for i := 0; i < len(keep); {
 		jm := keep[i]
 		if len(keep) > 1 || retries > 0 {
-			err = b.call(hctx, envs[i:i+1])
+			err = b.call(ctx, envs[i:i+1])
 		}
 		attempt := deliveries(jm) + retries
 		switch {
@@ -227,14 +224,15 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 			case <-time.After(cfg.backoff(uint64(attempt))):
 			}
 			retries++
-			cancel()
-			hctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cfg.AckWait)
 		}
 	}
 }
 
-// call runs h, turning a panic into an error.
+// call runs h within AckWait, turning a panic into an error. A batch being
+// handled when the router stops is finished, not cut short.
 func (b *batchConsumer) call(ctx context.Context, envs []events.Envelope) (err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.AckWait)
+	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
@@ -276,6 +274,8 @@ func (r *Router) batchDeadLetter(ctx context.Context, cfg BatchConfig, jm jetstr
 	h.Set(HeaderDLQDeliveries, strconv.Itoa(delivered))
 	h.Set(HeaderDLQOriginalSubject, jm.Subject())
 	subject := events.DLQSubject(cfg.Name)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handleTimeout)
+	defer cancel()
 	if _, err := r.js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: jm.Data(), Header: h}); err != nil {
 		failed.Inc()
 		r.logger.Error("dead-letter failed; message will be redelivered", "consumer", cfg.Name, "err", cause, "dlq_err", err)

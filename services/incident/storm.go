@@ -99,7 +99,7 @@ type fold struct {
 	order    []dedupRef // first-seen order, for a deterministic flush
 	repeated []string   // incidents that counted repeats, once each
 	counted  map[string]bool
-	wrote    bool       // events were emitted
+	wrote    bool // events were emitted
 }
 
 func (f *fold) service(ctx context.Context, name string) (TechService, error) {
