@@ -53,7 +53,7 @@ func DecodeBatch(body []byte) ([]Alert, error) {
 		if err != nil {
 			item := ItemError{Index: i, Problem: err.Error()}
 			if d := fault.DetailsOf(err); d != nil {
-				if f, ok := d["field"].(string); ok {
+				if f, ok := d["field"].(string); ok && f != "(body)" {
 					item.Field = f
 				}
 				if p, ok := d["problem"].(string); ok {
@@ -66,10 +66,13 @@ func DecodeBatch(body []byte) ([]Alert, error) {
 		alerts[i] = a
 	}
 	if len(bad) > 0 {
-		first := bad[0]
+		first := fmt.Sprintf("alerts[%d]", bad[0].Index)
+		if bad[0].Field != "" {
+			first += "." + bad[0].Field
+		}
 		return nil, &fault.Error{Kind: fault.Invalid, Code: "invalid_alerts",
-			Message: fmt.Sprintf("%d of %d alerts are invalid (first: alerts[%d].%s: %s); none was accepted", len(bad), len(alerts), first.Index, first.Field, first.Problem),
-			Details: map[string]any{"field": fmt.Sprintf("alerts[%d].%s", first.Index, first.Field), "errors": bad}}
+			Message: fmt.Sprintf("%d of %d alerts are invalid (first: %s: %s); none was accepted", len(bad), len(alerts), first, bad[0].Problem),
+			Details: map[string]any{"field": first, "errors": bad}}
 	}
 	return alerts, nil
 }
