@@ -43,6 +43,7 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		dataDir, httpAddr, natsListen, logLevel string
 		sample                                  bool
 		ackWait                                 time.Duration
+		intakeOpts                              intakeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -65,11 +66,13 @@ even after kill -9, resumes where it stopped.`,
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), app.Config{
+			cfg := app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
 				AutoCreateServices: true, Logger: logger, AckWait: ackWait,
-			})
+			}
+			intakeOpts.apply(&cfg)
+			a, err := app.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -94,6 +97,7 @@ even after kill -9, resumes where it stopped.`,
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.BoolVar(&sample, "sample", true, "apply the example paging configuration (if none) and raise a sample alert at start")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
+	intakeOpts.register(f)
 	return cmd
 }
 
@@ -152,6 +156,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		replicas                                     int
 		autoCreate                                   bool
 		ackWait                                      time.Duration
+		intakeOpts                                   intakeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -175,10 +180,12 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			if token == "" {
 				return usageError{fmt.Errorf("--admin-token (FIREBREAK_ADMIN_TOKEN) is required")}
 			}
-			a, err := app.New(cmd.Context(), app.Config{
+			cfg := app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
-			})
+			}
+			intakeOpts.apply(&cfg)
+			a, err := app.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -195,6 +202,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.IntVar(&replicas, "stream-replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
+	intakeOpts.register(f)
 	return cmd
 }
 
