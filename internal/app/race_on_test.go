@@ -6,4 +6,4 @@ package app_test
 // race detector every step (HTTP, JSON, the pure-Go SQLite) runs about 20
 // times slower, so the storm is smaller there; without -race it is the
 // issue's 50 000.
-const stormAlerts = 2_000
+const stormAlerts = 1_000

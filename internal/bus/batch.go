@@ -47,7 +47,10 @@ const (
 type batchConsumer struct {
 	cfg      BatchConfig
 	consumer jetstream.Consumer
-	h        BatchHandlerFunc
+	// check refuses a message that can never be handled (dead-lettered
+	// before the batch is handed over); run handles the rest.
+	check func(jetstream.Msg) error
+	run   func(ctx context.Context, msgs []jetstream.Msg) error
 }
 
 // HandleBatch creates or updates the durable consumer cfg describes and has
@@ -66,6 +69,54 @@ func (r *Router) HandleBatch(cfg BatchConfig, h BatchHandlerFunc) error {
 	if h == nil {
 		return fmt.Errorf("handle %s: nil handler", cfg.Name)
 	}
+	check := func(jm jetstream.Msg) error {
+		if _, err := events.Decode(jm.Data()); err != nil {
+			return Permanent(fmt.Errorf("decode envelope: %w", err))
+		}
+		return nil
+	}
+	return r.addBatch(cfg, check, func(ctx context.Context, msgs []jetstream.Msg) error {
+		envs := make([]events.Envelope, len(msgs))
+		for i, jm := range msgs {
+			env, err := events.Decode(jm.Data())
+			if err != nil {
+				return Permanent(fmt.Errorf("decode envelope: %w", err))
+			}
+			envs[i] = env
+		}
+		if len(envs) == 1 {
+			ctx = withEnvelopeIDs(ctx, envs[0].CorrelationID, envs[0].ID)
+		}
+		return h(ctx, envs)
+	})
+}
+
+// RawBatchHandlerFunc handles raw messages (see HandleRaw) in stream order,
+// with BatchHandlerFunc's contract.
+type RawBatchHandlerFunc func(ctx context.Context, msgs []RawMessage) error
+
+// HandleRawBatch is HandleBatch for a stream whose messages are not
+// envelopes (the ingest stream).
+func (r *Router) HandleRawBatch(cfg BatchConfig, h RawBatchHandlerFunc) error {
+	if h == nil {
+		return fmt.Errorf("handle %s: nil handler", cfg.Name)
+	}
+	return r.addBatch(cfg, nil, func(ctx context.Context, msgs []jetstream.Msg) error {
+		raws := make([]RawMessage, len(msgs))
+		for i, jm := range msgs {
+			header := make(map[string]string, len(jm.Headers()))
+			for k, v := range jm.Headers() {
+				if len(v) > 0 {
+					header[k] = v[0]
+				}
+			}
+			raws[i] = RawMessage{ID: msgID(jm), Subject: jm.Subject(), Header: header, Data: jm.Data(), Delivered: deliveries(jm)}
+		}
+		return h(ctx, raws)
+	})
+}
+
+func (r *Router) addBatch(cfg BatchConfig, check func(jetstream.Msg) error, run func(context.Context, []jetstream.Msg) error) error {
 	if cfg.Size <= 0 {
 		cfg.Size = DefaultBatchSize
 	}
@@ -93,8 +144,23 @@ func (r *Router) HandleBatch(cfg BatchConfig, h BatchHandlerFunc) error {
 	if err != nil {
 		return fmt.Errorf("create consumer %s on %s: %w", cfg.Name, cfg.Stream, err)
 	}
-	r.batches = append(r.batches, &batchConsumer{cfg: cfg, consumer: c, h: h})
+	if check == nil {
+		check = func(jetstream.Msg) error { return nil }
+	}
+	r.batches = append(r.batches, &batchConsumer{cfg: cfg, consumer: c, check: check, run: run})
 	return nil
+}
+
+// msgID is a message's Nats-Msg-Id, or "<stream>-<sequence>" when it has
+// none; either way the same on every redelivery.
+func msgID(jm jetstream.Msg) string {
+	if id := jm.Headers().Get(HeaderMsgID); id != "" {
+		return id
+	}
+	if md, err := jm.Metadata(); err == nil {
+		return md.Stream + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
+	}
+	return ""
 }
 
 // runBatch fetches and handles batches until ctx ends.
@@ -158,22 +224,19 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	m := r.metrics
 	handled, failed, dead := m.messages.WithLabelValues(cfg.Name, outcomeHandled),
 		m.messages.WithLabelValues(cfg.Name, outcomeFailed), m.messages.WithLabelValues(cfg.Name, outcomeDeadLettered)
-	envs := make([]events.Envelope, 0, len(msgs))
 	keep := make([]jetstream.Msg, 0, len(msgs))
 	for _, jm := range msgs {
-		env, err := events.Decode(jm.Data())
-		if err != nil {
-			r.batchDeadLetter(ctx, cfg, jm, Permanent(fmt.Errorf("decode envelope: %w", err)), dead, failed)
+		if err := b.check(jm); err != nil {
+			r.batchDeadLetter(ctx, cfg, jm, err, dead, failed)
 			continue
 		}
-		envs = append(envs, env)
 		keep = append(keep, jm)
 	}
-	if len(envs) == 0 {
+	if len(keep) == 0 {
 		return
 	}
 	start := time.Now()
-	err := b.call(ctx, envs)
+	err := b.call(ctx, keep)
 	m.duration.WithLabelValues(cfg.Name).Observe(time.Since(start).Seconds())
 	if err == nil {
 		for _, jm := range keep {
@@ -195,7 +258,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	for i := 0; i < len(keep); {
 		jm := keep[i]
 		if len(keep) > 1 || retries > 0 {
-			err = b.call(ctx, envs[i:i+1])
+			err = b.call(ctx, keep[i:i+1])
 		}
 		attempt := deliveries(jm) + retries
 		switch {
@@ -211,7 +274,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 		default:
 			failed.Inc()
 			r.logger.Warn("handler failed; retrying in order", "consumer", cfg.Name,
-				"id", envs[i].ID, "attempt", attempt, "err", err, "held_back", len(keep)-i-1)
+				"id", msgID(jm), "attempt", attempt, "err", err, "held_back", len(keep)-i-1)
 			for _, later := range keep[i:] {
 				_ = later.InProgress()
 			}
@@ -230,7 +293,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 
 // call runs h within AckWait, turning a panic into an error. A batch being
 // handled when the router stops is finished, not cut short.
-func (b *batchConsumer) call(ctx context.Context, envs []events.Envelope) (err error) {
+func (b *batchConsumer) call(ctx context.Context, msgs []jetstream.Msg) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.AckWait)
 	defer cancel()
 	defer func() {
@@ -238,10 +301,7 @@ func (b *batchConsumer) call(ctx context.Context, envs []events.Envelope) (err e
 			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	if len(envs) == 1 {
-		ctx = withEnvelopeIDs(ctx, envs[0].CorrelationID, envs[0].ID)
-	}
-	return b.h(ctx, envs)
+	return b.run(ctx, msgs)
 }
 
 func deliveries(jm jetstream.Msg) int {
@@ -261,12 +321,7 @@ func (r *Router) batchDeadLetter(ctx context.Context, cfg BatchConfig, jm jetstr
 			h.Set(k, v)
 		}
 	}
-	id := jm.Headers().Get(HeaderMsgID)
-	if id == "" {
-		if md, err := jm.Metadata(); err == nil {
-			id = md.Stream + "-" + strconv.FormatUint(md.Sequence.Stream, 10)
-		}
-	}
+	id := msgID(jm)
 	delivered := deliveries(jm)
 	h.Set(HeaderMsgID, "dlq-"+id)
 	h.Set(HeaderDLQReason, headerValue(cause.Error(), maxReasonLen))

@@ -129,3 +129,70 @@ func TestHandleBatch(t *testing.T) {
 		t.Fatalf("dead letters %v", reasons)
 	}
 }
+
+// TestHandleBatchUpgradesConsumer: a durable consumer created by Handle (one
+// message at a time, no priority group) by an earlier version becomes a
+// batch consumer, keeping its position.
+func TestHandleBatchUpgradesConsumer(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	subject := events.SubjectFor(events.TypeIncidentNoteAdded)
+	cfg := ConsumerConfig{Name: "upgrade", Stream: StreamEvt, FilterSubjects: []string{subject}, Workers: 1, MaxAckPending: 1}
+	old, err := NewRouter(js, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan int64, 10)
+	if err := old.Handle(cfg, func(_ context.Context, env events.Envelope) error {
+		var d events.IncidentNoteAdded
+		_ = env.DecodeData(&d)
+		seen <- d.NoteID
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := startRouter(t, old)
+	if err := NewPublisher(js, nil).PublishEnvelope(ctx, testEnvelope(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-seen; n != 1 {
+		t.Fatalf("old consumer saw %d", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := NewRouter(js, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.HandleBatch(BatchConfig{ConsumerConfig: ConsumerConfig{Name: "upgrade", Stream: StreamEvt, FilterSubjects: []string{subject}}},
+		func(_ context.Context, envs []events.Envelope) error {
+			for _, env := range envs {
+				var d events.IncidentNoteAdded
+				_ = env.DecodeData(&d)
+				seen <- d.NoteID
+			}
+			return nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Handle(ConsumerConfig{Name: "other2", Stream: StreamEvt, FilterSubjects: []string{"fb.evt.other"}},
+		func(context.Context, events.Envelope) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	startRouter(t, r)
+	if err := NewPublisher(js, nil).PublishEnvelope(ctx, testEnvelope(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-seen:
+		if n != 2 {
+			t.Fatalf("batch consumer saw %d first, want 2 (1 was acknowledged before)", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("batch consumer saw nothing")
+	}
+}

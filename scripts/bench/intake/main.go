@@ -404,6 +404,7 @@ func memoryLoad(ctx context.Context, o options, js jetstream.JetStream, base, to
 	}
 	before := triggered()
 	hc := httpClient(o.concurrency)
+	hc.Timeout = 5 * time.Minute
 	start := time.Now()
 	const per = 1000
 	var wg sync.WaitGroup
@@ -427,15 +428,23 @@ func memoryLoad(ctx context.Context, o options, js jetstream.JetStream, base, to
 					fmt.Fprintf(&b, `{"service":"bench-mem","dedup_key":"m-%d","summary":"open alert %d","severity":"info"}`, i, i)
 				}
 				b.WriteString(`]}`)
-				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts/batch", &b)
-				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := hc.Do(req)
-				if err != nil || resp.StatusCode != http.StatusAccepted {
-					failures.Add(1)
-				}
-				if resp != nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+				body := b.Bytes()
+				for attempt := 1; ; attempt++ { // resend on failure: a resend only adds repeats to open incidents
+					req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/alerts/batch", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+token)
+					resp, err := hc.Do(req)
+					ok := err == nil && resp.StatusCode == http.StatusAccepted
+					if resp != nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+					if ok {
+						break
+					}
+					if attempt == 5 {
+						failures.Add(1)
+						break
+					}
 				}
 			}
 		}()
