@@ -449,6 +449,12 @@ func Catalog() []Spec {
 				Status: "monitoring", Title: "Checkout errors", Body: "A fix is in place; we are watching the error rate.",
 				ApprovedBy: "carol", PublishedAt: exampleTime}
 		}},
+		{TypeIncidentAlertsCoalesced, KindEvent, 1, func() any {
+			r := exampleRef
+			r.Version = 1
+			return IncidentAlertsCoalesced{IncidentRef: r, Service: "checkout", DedupKey: "disk-full-db1",
+				AlertCount: 2500, LastAlertAt: exampleTime}
+		}},
 	}, VulnCatalog()...)
 }
 

@@ -48,6 +48,7 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		pm                                      app.PostmortemConfig
 		vf                                      vulnFlags
 		publicURL                               string
+		intakeOpts                              intakeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -79,7 +80,7 @@ even after kill -9, resumes where it stopped.`,
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), app.Config{
+			cfg := app.Config{
 				DataDir: dataDir, HTTPAddr: httpAddr, NATSListen: natsListen,
 				AdminToken: os.Getenv("FIREBREAK_ADMIN_TOKEN"), GenerateToken: true,
 				AutoCreateServices: true, Logger: logger, AckWait: ackWait, PublicURL: publicURL,
@@ -87,7 +88,9 @@ even after kill -9, resumes where it stopped.`,
 				Slack:      *slackCfg,
 				Postmortem: pm,
 				Vuln:       vc,
-			})
+			}
+			intakeOpts.apply(&cfg)
+			a, err := app.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -125,6 +128,7 @@ even after kill -9, resumes where it stopped.`,
 	vf.add(f)
 	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
 	f.StringVar(&publicURL, "public-url", "", publicURLHelp)
+	intakeOpts.register(f)
 	return cmd
 }
 
@@ -188,6 +192,7 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		pm                                           app.PostmortemConfig
 		vf                                           vulnFlags
 		publicURL                                    string
+		intakeOpts                                   intakeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve <service>",
@@ -220,7 +225,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			if err != nil {
 				return err
 			}
-			a, err := app.New(cmd.Context(), app.Config{
+			cfg := app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
 				PublicURL:  publicURL,
@@ -228,7 +233,9 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 				Slack:      *slackCfg,
 				Postmortem: pm,
 				Vuln:       vc,
-			})
+			}
+			intakeOpts.apply(&cfg)
+			a, err := app.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -258,6 +265,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	vf.add(f)
 	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
 	f.StringVar(&publicURL, "public-url", "", publicURLHelp)
+	intakeOpts.register(f)
 	return cmd
 }
 

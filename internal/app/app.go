@@ -90,6 +90,9 @@ type Config struct {
 	// Sources tunes intake's alert sources (rate limit of PagerDuty routing
 	// keys, Grafana signature window).
 	Sources source.Config
+	// AlertCoalesceInterval is how often the incident service reports the
+	// alert count of an incident whose alert keeps repeating (0: 10 s).
+	AlertCoalesceInterval time.Duration
 	// AckWait is how long a consumer has to acknowledge a message before
 	// JetStream redelivers it (and so how late a message in flight during a
 	// crash arrives). Default 30 s.
@@ -366,6 +369,7 @@ func (a *App) wire(ctx context.Context, name string) error {
 		a.relays = append(a.relays, relay)
 		svc, err := incident.New(store, log, incident.Config{
 			AutoCreateServices: a.cfg.AutoCreateServices, Now: a.cfg.Now, OnCommit: relay.Notify, AckWait: a.cfg.AckWait,
+			CoalesceInterval: a.cfg.AlertCoalesceInterval,
 		})
 		if err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/integration"
 	"github.com/firebreak-dev/firebreak/services/intake"
@@ -15,7 +17,13 @@ import (
 // Alertmanager, Grafana and generic integration endpoints, and the NATS
 // ingest consumer.
 func (a *App) wireIntake(ctx context.Context, log *slog.Logger) error {
-	pub := bus.NewPublisher(a.js, log)
+	// Intake's own JetStream context allows many asynchronous publishes in
+	// flight (batches from many clients at once).
+	ijs, err := jetstream.New(a.nc, jetstream.WithPublishAsyncMaxPending(1<<16))
+	if err != nil {
+		return err
+	}
+	pub := bus.NewPublisher(ijs, log)
 	svc, err := intake.New(pub, log, intake.Config{Now: a.cfg.Now, Decoder: source.CloudEvents})
 	if err != nil {
 		return err

@@ -56,6 +56,43 @@ func (p *Publisher) PublishEnvelopeTo(ctx context.Context, subject string, env e
 	return nil
 }
 
+// PublishEnvelopes publishes envs, each on the subject of its type, without
+// waiting between them (PublishMsgAsync), then waits until the server has
+// acknowledged every one. It returns nil only when all were stored; on an
+// error some may have been stored, and publishing the same envelopes again
+// stores only the missing ones (Nats-Msg-Id de-duplication).
+func (p *Publisher) PublishEnvelopes(ctx context.Context, envs []events.Envelope) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(envs))
+	for _, env := range envs {
+		if err := env.Validate(); err != nil {
+			return fmt.Errorf("publish %s: %w", env.Type, err)
+		}
+		data, err := env.Encode()
+		if err != nil {
+			return fmt.Errorf("publish %s: encode: %w", env.Type, err)
+		}
+		m := &nats.Msg{Subject: events.SubjectFor(env.Type), Data: data, Header: envelopeHeader(env)}
+		if tp := Traceparent(ctx); tp != "" {
+			m.Header.Set(HeaderTraceparent, tp)
+		}
+		f, err := p.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("publish %s %s: %w", env.Type, env.ID, err)
+		}
+		futures = append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publish %s %s: %w", envs[i].Type, envs[i].ID, err)
+		case <-ctx.Done():
+			return fmt.Errorf("publish %d envelopes: %w", len(envs), ctx.Err())
+		}
+	}
+	return nil
+}
+
 // Publish implements message.Publisher: each message is published on topic
 // (a NATS subject) with its UUID as Nats-Msg-Id and its metadata as headers,
 // waiting for the server's acknowledgement of each in turn.

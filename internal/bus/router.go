@@ -62,6 +62,8 @@ type Router struct {
 	closed  bool
 	// runDone is closed when Run returns.
 	runDone chan struct{}
+	// batches are the batch consumers (HandleBatch), run beside watermill.
+	batches []*batchConsumer
 }
 
 // NewRouter returns a router on js. reg receives the router's metrics and
@@ -128,6 +130,17 @@ func (r *Router) Run(ctx context.Context) error {
 	r.started = true
 	r.mu.Unlock()
 	defer close(r.runDone)
+	bctx, stopBatches := context.WithCancel(ctx)
+	var batchWG sync.WaitGroup
+	for _, b := range r.batches {
+		batchWG.Add(1)
+		go func() {
+			defer batchWG.Done()
+			r.runBatch(bctx, b)
+		}()
+	}
+	defer batchWG.Wait()
+	defer stopBatches()
 	// watermill stops on Close, not on its context alone (not at all with
 	// no handlers), so turn the end of ctx into a Close.
 	go func() {

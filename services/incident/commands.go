@@ -41,7 +41,7 @@ func severityFor(svc TechService, alertSeverity string) string {
 	return SeverityFromAlert(alertSeverity)
 }
 
-func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived, svc TechService, now time.Time) error {
+func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived, svc TechService, now time.Time) (Incident, error) {
 	title := a.Summary
 	if title == "" {
 		title = a.DedupKey
@@ -56,10 +56,10 @@ func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a even
 	}
 	n, err := tx.IncidentCreate(ctx, inc)
 	if err != nil {
-		return err
+		return Incident{}, err
 	}
 	inc.Number = n
-	return s.emit(ctx, tx, events.TypeIncidentTriggered, inc, cause.Actor, cause, now, events.IncidentTriggered{
+	return inc, s.emit(ctx, tx, events.TypeIncidentTriggered, inc, cause.Actor, cause, now, events.IncidentTriggered{
 		IncidentRef: ref(inc), Service: inc.Service, DedupKey: inc.DedupKey, Title: inc.Title,
 		Severity: inc.Severity, AlertSeverity: inc.AlertSeverity, AlertID: cause.ID, Origin: OriginAlert,
 	})
@@ -632,15 +632,20 @@ func (s *Service) ackTimer(ctx context.Context, tx Tx, inc Incident, now time.Ti
 // and not snoozed (the escalation service pages the next level); a heartbeat
 // timer opens the monitor's incident if no ping came in time.
 func (s *Service) HandleTimer(ctx context.Context, t timer.Timer) error {
-	if t.Kind != TimerAckTimeout && t.Kind != TimerHeartbeat {
+	if t.Kind != TimerAckTimeout && t.Kind != TimerHeartbeat && t.Kind != TimerCoalesce {
 		return fmt.Errorf("incident: unknown timer kind %q", t.Kind)
 	}
 	fired := false
 	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
 		fired = false
-		if t.Kind == TimerHeartbeat {
+		switch t.Kind {
+		case TimerHeartbeat:
 			var err error
 			fired, err = s.fireHeartbeat(ctx, tx, t)
+			return err
+		case TimerCoalesce:
+			var err error
+			fired, err = s.fireCoalesce(ctx, tx, t)
 			return err
 		}
 		inc, err := tx.IncidentGet(ctx, Ref{ID: t.Key})

@@ -13,14 +13,18 @@ import (
 // consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and from
 // FB_EVT the service configuration (in order) and postmortem.published.
 func (s *Service) Register(r *bus.Router) error {
-	// Alerts are applied strictly in the order they were accepted: a resolve
-	// must never overtake the trigger it resolves. One message in flight
-	// (MaxAckPending 1) keeps that order even when a message is retried.
-	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerAlerts, Stream: bus.StreamAlerts, AckWait: s.cfg.AckWait, Workers: 1, MaxAckPending: 1,
-		FilterSubjects: []string{events.SubjectFor(events.TypeAlertReceived)},
-	}, func(ctx context.Context, env events.Envelope) error {
-		return busError(s.HandleAlert(ctx, env))
+	// Alerts are applied strictly in the order they were accepted (a
+	// resolve must never overtake the trigger it resolves), in batches: one
+	// transaction folds the repeats of a storm (ADR 0008). The batch
+	// consumer keeps the order across retries and across replicas.
+	if err := r.HandleBatch(bus.BatchConfig{
+		ConsumerConfig: bus.ConsumerConfig{
+			Name: ConsumerAlerts, Stream: bus.StreamAlerts, AckWait: s.cfg.AckWait,
+			FilterSubjects: []string{events.SubjectFor(events.TypeAlertReceived)},
+		},
+		Size: s.cfg.AlertBatch,
+	}, func(ctx context.Context, envs []events.Envelope) error {
+		return busError(s.HandleAlerts(ctx, envs))
 	}); err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
-	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
 // Name is the service's name: the source of its events and the prefix of its
@@ -42,11 +41,21 @@ type Config struct {
 	// later, a new incident must be declared. 0 means 24 hours; negative
 	// means reopening is never allowed.
 	ReopenWindow time.Duration
+	// CoalesceInterval is how often an incident whose alert keeps repeating
+	// reports its alert count (incident.alerts_coalesced): at most once per
+	// interval, at the interval's end. 0 means 10 seconds.
+	CoalesceInterval time.Duration
+	// AlertBatch is the most alerts applied in one transaction. 0 means
+	// bus.DefaultBatchSize.
+	AlertBatch int
 	// AckWait is how long JetStream waits for this service to acknowledge a
 	// message before redelivering it; after a crash, messages that were in
 	// flight come back after this long. 0 means the bus default (30 s).
 	AckWait time.Duration
 }
+
+// DefaultCoalesceInterval applies when Config.CoalesceInterval is 0.
+const DefaultCoalesceInterval = 10 * time.Second
 
 // DefaultReopenWindow applies when Config.ReopenWindow is 0.
 const DefaultReopenWindow = 24 * time.Hour
@@ -71,6 +80,9 @@ func New(store Store, logger *slog.Logger, cfg Config) (*Service, error) {
 	}
 	if s.commit == nil {
 		s.commit = func() {}
+	}
+	if s.cfg.CoalesceInterval <= 0 {
+		s.cfg.CoalesceInterval = DefaultCoalesceInterval
 	}
 	if s.cfg.ReopenWindow == 0 {
 		s.cfg.ReopenWindow = DefaultReopenWindow
@@ -110,68 +122,7 @@ func (s *Service) Responders(ctx context.Context, incidentID string) ([]Responde
 	return s.store.ResponderList(ctx, incidentID)
 }
 
-// HandleAlert applies an alert.received event: a trigger opens an incident
-// or counts a repeat on the open one; acknowledge and resolve move the open
-// incident of the dedup key, and are ignored when there is none. Applying
-// the same alert twice changes nothing.
+// HandleAlert applies one alert.received event (HandleAlerts with one).
 func (s *Service) HandleAlert(ctx context.Context, env events.Envelope) error {
-	var a events.AlertReceived
-	if err := env.DecodeData(&a); err != nil {
-		return fault.Wrap(ErrInvalid, "alert %s: %v", env.ID, err)
-	}
-	if a.Service == "" || a.DedupKey == "" {
-		return fault.Wrap(ErrInvalid, "alert %s: service and dedup_key are required", env.ID)
-	}
-	wrote := false
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		wrote = false
-		first, err := tx.MarkProcessed(ctx, ConsumerAlerts, env.ID)
-		if err != nil || !first {
-			return err
-		}
-		wrote, err = s.applyAlert(ctx, tx, env, a)
-		return err
-	})
-	if err == nil && wrote {
-		s.commit()
-	}
-	return err
-}
-
-// applyAlert applies one alert inside tx: a trigger opens an incident or
-// counts a repeat on the open one; acknowledge and resolve move the open
-// incident of the dedup key and are ignored when there is none. It reports
-// whether it wrote events.
-func (s *Service) applyAlert(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived) (bool, error) {
-	svc, err := s.ensureService(ctx, tx, a.Service)
-	if err != nil {
-		return false, err
-	}
-	now := s.now().UTC()
-	open, err := tx.IncidentOpenByDedup(ctx, a.Service, a.DedupKey)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		if a.EventAction != events.ActionTrigger {
-			return false, nil // nothing open to acknowledge or resolve
-		}
-		return true, s.open(ctx, tx, cause, a, svc, now)
-	case err != nil:
-		return false, err
-	}
-	switch a.EventAction {
-	case events.ActionTrigger:
-		open.AlertCount++
-		open.LastAlertAt = now
-		return false, save(ctx, tx, &open, now)
-	case events.ActionAcknowledge:
-		if open.Status != StatusTriggered && open.Status != StatusEscalated {
-			return false, nil
-		}
-		_, err := s.move(ctx, tx, cause, open, change{to: StatusAcknowledged, note: "acknowledged by " + a.Integration}, cause.Actor, now)
-		return true, err
-	case events.ActionResolve:
-		_, err := s.move(ctx, tx, cause, open, change{to: StatusResolved, note: "resolved by " + a.Integration}, cause.Actor, now)
-		return true, err
-	}
-	return false, fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", cause.ID, a.EventAction)
+	return s.HandleAlerts(ctx, []events.Envelope{env})
 }

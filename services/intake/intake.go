@@ -19,9 +19,13 @@ import (
 // Name is the service's name and the source of its events.
 const Name = "intake"
 
-// Publisher stores an envelope durably on the bus (JetStream PubAck).
+// Publisher stores envelopes durably on the bus (JetStream PubAck).
 type Publisher interface {
+	// PublishEnvelope returns once env is stored.
 	PublishEnvelope(ctx context.Context, env events.Envelope) error
+	// PublishEnvelopes returns nil once every one of envs is stored; they
+	// are sent without waiting for each other.
+	PublishEnvelopes(ctx context.Context, envs []events.Envelope) error
 }
 
 // Config tunes the service.
@@ -111,4 +115,5 @@ func (s *Service) Routes(srv *httpapi.Server, logger *slog.Logger) {
 		}
 		httpapi.WriteJSON(w, http.StatusAccepted, AcceptedJSON{Status: "accepted", DedupKey: a.DedupKey, ID: env.ID})
 	})
+	srv.Handle("POST /api/v1/alerts/batch", httpapi.ScopeIncidentsWrite, s.batch(logger))
 }

@@ -113,3 +113,31 @@ func (s *Service) acceptDecoded(w http.ResponseWriter, r *http.Request, d Decode
 	httpapi.WriteJSON(w, http.StatusAccepted, out.Items[0])
 	return nil
 }
+
+// Received is one alert.received to publish with AcceptAll.
+type Received struct {
+	Data  events.AlertReceived
+	Actor events.Actor
+	// ID is the envelope id (see DerivedID); "" makes a fresh one.
+	ID string
+}
+
+// AcceptAll publishes alerts as one asynchronous batch and returns once
+// every one is stored, or ErrNotDurable. With derived ids, publishing the
+// same batch again stores only what is missing.
+func (s *Service) AcceptAll(ctx context.Context, items []Received) error {
+	envs := make([]events.Envelope, len(items))
+	for i, it := range items {
+		env, err := events.New(events.TypeAlertReceived, Name, it.Data.Service+"/"+it.Data.DedupKey, it.Actor, it.Data,
+			events.At(it.Data.ReceivedAt), events.WithID(it.ID))
+		if err != nil {
+			return err
+		}
+		envs[i] = env
+	}
+	if err := s.pub.PublishEnvelopes(ctx, envs); err != nil {
+		s.log.ErrorContext(ctx, "publish alerts", "alerts", len(envs), "err", err)
+		return ErrNotDurable
+	}
+	return nil
+}

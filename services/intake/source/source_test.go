@@ -51,6 +51,15 @@ func (p *memPub) PublishEnvelope(_ context.Context, env events.Envelope) error {
 	return nil
 }
 
+func (p *memPub) PublishEnvelopes(ctx context.Context, envs []events.Envelope) error {
+	for _, env := range envs {
+		if err := p.PublishEnvelope(ctx, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 const testKey = "abcdefghijklmnopqrstuvwxyz012345"
 
 func testServer(t *testing.T, cfg Config, now func() time.Time) (*httptest.Server, *memPub) {

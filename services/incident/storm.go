@@ -1,0 +1,228 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/fault"
+	"github.com/firebreak-dev/firebreak/internal/timer"
+)
+
+// TimerCoalesce is the kind of the timer that reports an incident's alert
+// count once its alert repeated (incident.alerts_coalesced).
+const TimerCoalesce = "alerts_coalesced"
+
+// HandleAlerts applies alert.received events, in order, in one transaction
+// that also records every event id as processed (ADR 0008). A trigger opens
+// an incident or counts a repeat on the open one; acknowledge and resolve
+// move the open incident of the dedup key and are ignored when there is
+// none; a trigger after a resolve opens a new incident. Only those changes
+// emit events: repeats raise the alert count in memory, each repeated
+// incident is written once at the end, and a coalescing timer reports its
+// count at the end of the current interval. Applying an event twice changes
+// nothing.
+//
+// An event that can never apply makes the whole call fail with an Invalid
+// error; the bus then applies the events one at a time, so that only that
+// one is dead-lettered.
+func (s *Service) HandleAlerts(ctx context.Context, envs []events.Envelope) error {
+	alerts := make([]events.AlertReceived, len(envs))
+	for i, env := range envs {
+		if err := env.DecodeData(&alerts[i]); err != nil {
+			return fault.Wrap(ErrInvalid, "alert %s: %v", env.ID, err)
+		}
+		if alerts[i].Service == "" || alerts[i].DedupKey == "" {
+			return fault.Wrap(ErrInvalid, "alert %s: service and dedup_key are required", env.ID)
+		}
+	}
+	wrote := false
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		f := s.newFold(tx)
+		for i, env := range envs {
+			first, err := tx.MarkProcessed(ctx, ConsumerAlerts, env.ID)
+			if err != nil {
+				return err
+			}
+			if !first {
+				continue
+			}
+			if err := f.apply(ctx, env, alerts[i]); err != nil {
+				return err
+			}
+		}
+		if err := f.flush(ctx); err != nil {
+			return err
+		}
+		wrote = f.wrote
+		return nil
+	})
+	if err == nil && wrote {
+		s.commit()
+	}
+	return err
+}
+
+// applyAlert applies one alert inside tx and reports whether it emitted
+// events.
+func (s *Service) applyAlert(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived) (bool, error) {
+	f := s.newFold(tx)
+	if err := f.apply(ctx, cause, a); err != nil {
+		return false, err
+	}
+	return f.wrote, f.flush(ctx)
+}
+
+func (s *Service) newFold(tx Tx) *fold {
+	return &fold{s: s, tx: tx, now: s.now().UTC(), services: map[string]TechService{},
+		open: map[dedupRef]*folded{}, counted: map[string]bool{}}
+}
+
+type dedupRef struct{ service, key string }
+
+// folded is what a batch knows about the open incident of one dedup key.
+type folded struct {
+	inc   Incident
+	found bool // an open incident exists (inc is it)
+	dirty bool // inc has repeats not written yet
+}
+
+// fold applies a batch of alerts inside one transaction, reading each dedup
+// key's open incident once and writing repeats once.
+type fold struct {
+	s        *Service
+	tx       Tx
+	now      time.Time
+	services map[string]TechService
+	open     map[dedupRef]*folded
+	order    []dedupRef // first-seen order, for a deterministic flush
+	repeated []string   // incidents that counted repeats, once each
+	counted  map[string]bool
+	wrote    bool // events were emitted
+}
+
+func (f *fold) service(ctx context.Context, name string) (TechService, error) {
+	if svc, ok := f.services[name]; ok {
+		return svc, nil
+	}
+	svc, err := f.s.ensureService(ctx, f.tx, name)
+	if err != nil {
+		return TechService{}, err
+	}
+	f.services[name] = svc
+	return svc, nil
+}
+
+func (f *fold) lookup(ctx context.Context, k dedupRef) (*folded, error) {
+	if e, ok := f.open[k]; ok {
+		return e, nil
+	}
+	e := &folded{}
+	inc, err := f.tx.IncidentOpenByDedup(ctx, k.service, k.key)
+	switch {
+	case err == nil:
+		e.inc, e.found = inc, true
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	f.open[k] = e
+	f.order = append(f.order, k)
+	return e, nil
+}
+
+func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertReceived) error {
+	svc, err := f.service(ctx, a.Service)
+	if err != nil {
+		return err
+	}
+	e, err := f.lookup(ctx, dedupRef{a.Service, a.DedupKey})
+	if err != nil {
+		return err
+	}
+	if !e.found {
+		if a.EventAction != events.ActionTrigger {
+			return nil // nothing open to acknowledge or resolve
+		}
+		inc, err := f.s.open(ctx, f.tx, cause, a, svc, f.now)
+		if err != nil {
+			return err
+		}
+		*e = folded{inc: inc, found: true}
+		f.wrote = true
+		return nil
+	}
+	switch a.EventAction {
+	case events.ActionTrigger:
+		if !f.counted[e.inc.ID] {
+			f.counted[e.inc.ID] = true
+			f.repeated = append(f.repeated, e.inc.ID)
+		}
+		e.inc.AlertCount++
+		e.inc.LastAlertAt = f.now
+		e.dirty = true
+		return nil
+	case events.ActionAcknowledge:
+		if e.inc.Status != StatusTriggered && e.inc.Status != StatusEscalated {
+			return nil
+		}
+		inc, err := f.s.move(ctx, f.tx, cause, e.inc, change{to: StatusAcknowledged, note: "acknowledged by " + a.Integration}, cause.Actor, f.now)
+		if err != nil {
+			return err
+		}
+		e.inc, e.dirty, f.wrote = inc, false, true
+		return nil
+	case events.ActionResolve:
+		if _, err := f.s.move(ctx, f.tx, cause, e.inc, change{to: StatusResolved, note: "resolved by " + a.Integration}, cause.Actor, f.now); err != nil {
+			return err
+		}
+		*e = folded{}
+		f.wrote = true
+		return nil
+	}
+	return fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", cause.ID, a.EventAction)
+}
+
+// flush writes every incident whose repeats are only in memory, and
+// schedules the coalescing report of every incident that counted repeats.
+// The report is due at the end of the current interval: rescheduling within
+// an interval keeps its due time, so a storm reports once per interval.
+func (f *fold) flush(ctx context.Context) error {
+	for _, k := range f.order {
+		e := f.open[k]
+		if !e.found || !e.dirty {
+			continue
+		}
+		if err := save(ctx, f.tx, &e.inc, f.now); err != nil {
+			return err
+		}
+		e.dirty = false
+	}
+	every := f.s.cfg.CoalesceInterval
+	due := f.now.Truncate(every).Add(every)
+	for _, id := range f.repeated {
+		if err := f.tx.TimerSchedule(ctx, timer.Timer{ID: timer.NewID(), Kind: TimerCoalesce, Key: id, DueAt: due, CreatedAt: f.now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fireCoalesce reports an incident's alert count (a TimerCoalesce timer).
+func (s *Service) fireCoalesce(ctx context.Context, tx Tx, t timer.Timer) (bool, error) {
+	inc, err := tx.IncidentGet(ctx, Ref{ID: t.Key})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	cause, err := events.New("timer.fired", Name, inc.ID, events.System(Name), map[string]string{"kind": t.Kind, "timer_id": t.ID})
+	if err != nil {
+		return false, err
+	}
+	err = s.emit(ctx, tx, events.TypeIncidentAlertsCoalesced, inc, events.System(Name), cause, s.now().UTC(), events.IncidentAlertsCoalesced{
+		IncidentRef: ref(inc), Service: inc.Service, DedupKey: inc.DedupKey, AlertCount: inc.AlertCount, LastAlertAt: inc.LastAlertAt.UTC(),
+	})
+	return err == nil, err
+}
