@@ -208,6 +208,33 @@ func TestSlackEndToEnd(t *testing.T) {
 			strings.Contains(blocks, "alice via slack") && strings.Contains(blocks, slack.ActionContain)
 	})
 
+	// Slash commands, signed like clicks: read-only ones are answered in
+	// the response, bad ones say how to write them, others act.
+	for _, tt := range []struct{ text, want string }{
+		{"status INC-1", "Acknowledged by alice"},
+		{"sev INC-1 9", "Usage: `/incident sev [INC-42] <1-4>`"},
+		{"note INC-1 rotated the logs", "On it"},
+	} {
+		body := []byte(url.Values{"command": {"/incident"}, "text": {tt.text}, "user_id": {h.alice.ID}, "user_name": {"alice"},
+			"channel_id": {h.channel}, "team_id": {"T0TEAM0001"}, "response_url": {"https://hooks.slack.com/commands/1"}}.Encode())
+		status, resp := postSigned(t, h.HTTPURL(), "/slack/commands", body, h.signed(body))
+		var reply struct {
+			ResponseType string `json:"response_type"`
+			Text         string `json:"text"`
+		}
+		if err := json.Unmarshal(resp, &reply); status != http.StatusOK || err != nil || reply.ResponseType != "ephemeral" || !strings.Contains(reply.Text, tt.want) {
+			t.Errorf("/incident %s: %d %s, want an ephemeral answer containing %q", tt.text, status, resp, tt.want)
+		}
+	}
+	eventually(t, "the note in the thread", func() bool {
+		for _, m := range h.fake.Messages(h.channel) {
+			if m.ThreadTS == ts && strings.Contains(m.Text, "rotated the logs") {
+				return true
+			}
+		}
+		return false
+	})
+
 	// Mallory has no firebreak user and auto-provisioning is off: she is
 	// told so, with the /incident link hint, and nothing changes.
 	h.click(t, h.mallory, ts, slack.ActionResolve, inc.ID)

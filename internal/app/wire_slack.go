@@ -23,7 +23,7 @@ import (
 func (a *App) wireSlack(ctx context.Context, log *slog.Logger) error {
 	sc := a.cfg.Slack
 	if sc.BotToken == "" {
-		log.Info("slack service off: no bot token (set FIREBREAK_SLACK_BOT_TOKEN)")
+		log.Warn("slack service off: no bot token (set FIREBREAK_SLACK_BOT_TOKEN)")
 		return nil
 	}
 	if sc.SigningSecret == "" && sc.AppToken == "" {

@@ -28,6 +28,9 @@ type Store struct {
 	q   *gen.Queries
 	now func() time.Time
 	wmu sync.Mutex
+
+	pmu      sync.Mutex
+	prepared bool
 }
 
 var _ slack.Store = (*Store)(nil)
@@ -38,6 +41,21 @@ func New(d *sql.DB, now func() time.Time) *Store {
 		now = time.Now
 	}
 	return &Store{db: d, q: gen.New(d), now: now}
+}
+
+// queries returns the statements, prepared on first use (New has no
+// context); until they are prepared, or if preparing fails, queries run
+// unprepared.
+func (s *Store) queries(ctx context.Context) *gen.Queries {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if !s.prepared {
+		if q, err := gen.Prepare(ctx, s.db); err == nil {
+			s.q = q
+		}
+		s.prepared = true
+	}
+	return s.q
 }
 
 func notFound(err error) error {
@@ -77,49 +95,49 @@ func (s *Store) InTx(ctx context.Context, fn func(slack.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return db.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		return fn(&txn{tx: tx, q: s.q.WithTx(tx), now: s.now})
+		return fn(&txn{tx: tx, q: s.queries(ctx).WithTx(tx), now: s.now})
 	})
 }
 
 // IncidentGet implements slack.Store.
 func (s *Store) IncidentGet(ctx context.Context, id string) (slack.Incident, error) {
-	return incident(s.q.SlackIncidentGet(ctx, id))
+	return incident(s.queries(ctx).SlackIncidentGet(ctx, id))
 }
 
 // IncidentByNumber implements slack.Store.
 func (s *Store) IncidentByNumber(ctx context.Context, n int64) (slack.Incident, error) {
-	return incident(s.q.SlackIncidentByNumber(ctx, n))
+	return incident(s.queries(ctx).SlackIncidentByNumber(ctx, n))
 }
 
 // IncidentByChannel implements slack.Store.
 func (s *Store) IncidentByChannel(ctx context.Context, channel string) (slack.Incident, error) {
-	return incident(s.q.SlackIncidentByChannel(ctx, channel))
+	return incident(s.queries(ctx).SlackIncidentByChannel(ctx, channel))
 }
 
 // IncidentSetMessage implements slack.Store.
 func (s *Store) IncidentSetMessage(ctx context.Context, id, channel, ts string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.q.SlackIncidentSetMessage(ctx, gen.SlackIncidentSetMessageParams{ID: id, Channel: channel, MessageTs: ts})
+	return s.queries(ctx).SlackIncidentSetMessage(ctx, gen.SlackIncidentSetMessageParams{ID: id, Channel: channel, MessageTs: ts})
 }
 
 // IncidentSetChannel implements slack.Store.
 func (s *Store) IncidentSetChannel(ctx context.Context, id, channel, ts string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.q.SlackIncidentSetChannel(ctx, gen.SlackIncidentSetChannelParams{ID: id, IncChannel: channel, IncMessageTs: ts})
+	return s.queries(ctx).SlackIncidentSetChannel(ctx, gen.SlackIncidentSetChannelParams{ID: id, IncChannel: channel, IncMessageTs: ts})
 }
 
 // IncidentSetTopic implements slack.Store.
 func (s *Store) IncidentSetTopic(ctx context.Context, id, topic string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.q.SlackIncidentSetTopic(ctx, gen.SlackIncidentSetTopicParams{ID: id, Topic: topic})
+	return s.queries(ctx).SlackIncidentSetTopic(ctx, gen.SlackIncidentSetTopicParams{ID: id, Topic: topic})
 }
 
 // Effects implements slack.Store.
 func (s *Store) Effects(ctx context.Context, incidentID string) ([]slack.Effect, error) {
-	rows, err := s.q.SlackEffectList(ctx, incidentID)
+	rows, err := s.queries(ctx).SlackEffectList(ctx, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -132,24 +150,24 @@ func (s *Store) Effects(ctx context.Context, incidentID string) ([]slack.Effect,
 
 // EffectIncidents implements slack.Store.
 func (s *Store) EffectIncidents(ctx context.Context, limit int) ([]string, error) {
-	return s.q.SlackEffectIncidents(ctx, int64(limit))
+	return s.queries(ctx).SlackEffectIncidents(ctx, int64(limit))
 }
 
 // EffectDelete implements slack.Store.
 func (s *Store) EffectDelete(ctx context.Context, seq int64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.q.SlackEffectDelete(ctx, seq)
+	return s.queries(ctx).SlackEffectDelete(ctx, seq)
 }
 
 // UserGet implements slack.Store.
 func (s *Store) UserGet(ctx context.Context, id string) (slack.UserLink, error) {
-	return user(s.q.SlackUserGet(ctx, id))
+	return user(s.queries(ctx).SlackUserGet(ctx, id))
 }
 
 // UserByFirebreakID implements slack.Store.
 func (s *Store) UserByFirebreakID(ctx context.Context, id string) (slack.UserLink, error) {
-	return user(s.q.SlackUserByFirebreakID(ctx, id))
+	return user(s.queries(ctx).SlackUserByFirebreakID(ctx, id))
 }
 
 // UserSave implements slack.Store.
@@ -160,13 +178,13 @@ func (s *Store) UserSave(ctx context.Context, u slack.UserLink) error {
 	if u.Provisioned {
 		p = 1
 	}
-	return s.q.SlackUserUpsert(ctx, gen.SlackUserUpsertParams{SlackUserID: u.SlackUserID, FirebreakID: u.FirebreakID,
+	return s.queries(ctx).SlackUserUpsert(ctx, gen.SlackUserUpsertParams{SlackUserID: u.SlackUserID, FirebreakID: u.FirebreakID,
 		Email: u.Email, Name: u.Name, Provisioned: p, LinkedAt: db.FormatTime(u.LinkedAt)})
 }
 
 // CommandGet implements slack.Store.
 func (s *Store) CommandGet(ctx context.Context, id string) (slack.IssuedCommand, error) {
-	r, err := s.q.SlackCommandGet(ctx, id)
+	r, err := s.queries(ctx).SlackCommandGet(ctx, id)
 	if err != nil {
 		return slack.IssuedCommand{}, notFound(err)
 	}

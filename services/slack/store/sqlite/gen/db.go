@@ -7,6 +7,7 @@ package gen
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,218 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.slackCommandAddStmt, err = db.PrepareContext(ctx, slackCommandAdd); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackCommandAdd: %w", err)
+	}
+	if q.slackCommandGetStmt, err = db.PrepareContext(ctx, slackCommandGet); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackCommandGet: %w", err)
+	}
+	if q.slackEffectAddStmt, err = db.PrepareContext(ctx, slackEffectAdd); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackEffectAdd: %w", err)
+	}
+	if q.slackEffectDeleteStmt, err = db.PrepareContext(ctx, slackEffectDelete); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackEffectDelete: %w", err)
+	}
+	if q.slackEffectIncidentsStmt, err = db.PrepareContext(ctx, slackEffectIncidents); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackEffectIncidents: %w", err)
+	}
+	if q.slackEffectListStmt, err = db.PrepareContext(ctx, slackEffectList); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackEffectList: %w", err)
+	}
+	if q.slackIncidentByChannelStmt, err = db.PrepareContext(ctx, slackIncidentByChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentByChannel: %w", err)
+	}
+	if q.slackIncidentByNumberStmt, err = db.PrepareContext(ctx, slackIncidentByNumber); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentByNumber: %w", err)
+	}
+	if q.slackIncidentGetStmt, err = db.PrepareContext(ctx, slackIncidentGet); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentGet: %w", err)
+	}
+	if q.slackIncidentSetChannelStmt, err = db.PrepareContext(ctx, slackIncidentSetChannel); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentSetChannel: %w", err)
+	}
+	if q.slackIncidentSetMessageStmt, err = db.PrepareContext(ctx, slackIncidentSetMessage); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentSetMessage: %w", err)
+	}
+	if q.slackIncidentSetTopicStmt, err = db.PrepareContext(ctx, slackIncidentSetTopic); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentSetTopic: %w", err)
+	}
+	if q.slackIncidentUpsertStmt, err = db.PrepareContext(ctx, slackIncidentUpsert); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackIncidentUpsert: %w", err)
+	}
+	if q.slackUserByFirebreakIDStmt, err = db.PrepareContext(ctx, slackUserByFirebreakID); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackUserByFirebreakID: %w", err)
+	}
+	if q.slackUserGetStmt, err = db.PrepareContext(ctx, slackUserGet); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackUserGet: %w", err)
+	}
+	if q.slackUserUpsertStmt, err = db.PrepareContext(ctx, slackUserUpsert); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackUserUpsert: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.slackCommandAddStmt != nil {
+		if cerr := q.slackCommandAddStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackCommandAddStmt: %w", cerr)
+		}
+	}
+	if q.slackCommandGetStmt != nil {
+		if cerr := q.slackCommandGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackCommandGetStmt: %w", cerr)
+		}
+	}
+	if q.slackEffectAddStmt != nil {
+		if cerr := q.slackEffectAddStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackEffectAddStmt: %w", cerr)
+		}
+	}
+	if q.slackEffectDeleteStmt != nil {
+		if cerr := q.slackEffectDeleteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackEffectDeleteStmt: %w", cerr)
+		}
+	}
+	if q.slackEffectIncidentsStmt != nil {
+		if cerr := q.slackEffectIncidentsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackEffectIncidentsStmt: %w", cerr)
+		}
+	}
+	if q.slackEffectListStmt != nil {
+		if cerr := q.slackEffectListStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackEffectListStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentByChannelStmt != nil {
+		if cerr := q.slackIncidentByChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentByChannelStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentByNumberStmt != nil {
+		if cerr := q.slackIncidentByNumberStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentByNumberStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentGetStmt != nil {
+		if cerr := q.slackIncidentGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentGetStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentSetChannelStmt != nil {
+		if cerr := q.slackIncidentSetChannelStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentSetChannelStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentSetMessageStmt != nil {
+		if cerr := q.slackIncidentSetMessageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentSetMessageStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentSetTopicStmt != nil {
+		if cerr := q.slackIncidentSetTopicStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentSetTopicStmt: %w", cerr)
+		}
+	}
+	if q.slackIncidentUpsertStmt != nil {
+		if cerr := q.slackIncidentUpsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackIncidentUpsertStmt: %w", cerr)
+		}
+	}
+	if q.slackUserByFirebreakIDStmt != nil {
+		if cerr := q.slackUserByFirebreakIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackUserByFirebreakIDStmt: %w", cerr)
+		}
+	}
+	if q.slackUserGetStmt != nil {
+		if cerr := q.slackUserGetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackUserGetStmt: %w", cerr)
+		}
+	}
+	if q.slackUserUpsertStmt != nil {
+		if cerr := q.slackUserUpsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackUserUpsertStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                          DBTX
+	tx                          *sql.Tx
+	slackCommandAddStmt         *sql.Stmt
+	slackCommandGetStmt         *sql.Stmt
+	slackEffectAddStmt          *sql.Stmt
+	slackEffectDeleteStmt       *sql.Stmt
+	slackEffectIncidentsStmt    *sql.Stmt
+	slackEffectListStmt         *sql.Stmt
+	slackIncidentByChannelStmt  *sql.Stmt
+	slackIncidentByNumberStmt   *sql.Stmt
+	slackIncidentGetStmt        *sql.Stmt
+	slackIncidentSetChannelStmt *sql.Stmt
+	slackIncidentSetMessageStmt *sql.Stmt
+	slackIncidentSetTopicStmt   *sql.Stmt
+	slackIncidentUpsertStmt     *sql.Stmt
+	slackUserByFirebreakIDStmt  *sql.Stmt
+	slackUserGetStmt            *sql.Stmt
+	slackUserUpsertStmt         *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                          tx,
+		tx:                          tx,
+		slackCommandAddStmt:         q.slackCommandAddStmt,
+		slackCommandGetStmt:         q.slackCommandGetStmt,
+		slackEffectAddStmt:          q.slackEffectAddStmt,
+		slackEffectDeleteStmt:       q.slackEffectDeleteStmt,
+		slackEffectIncidentsStmt:    q.slackEffectIncidentsStmt,
+		slackEffectListStmt:         q.slackEffectListStmt,
+		slackIncidentByChannelStmt:  q.slackIncidentByChannelStmt,
+		slackIncidentByNumberStmt:   q.slackIncidentByNumberStmt,
+		slackIncidentGetStmt:        q.slackIncidentGetStmt,
+		slackIncidentSetChannelStmt: q.slackIncidentSetChannelStmt,
+		slackIncidentSetMessageStmt: q.slackIncidentSetMessageStmt,
+		slackIncidentSetTopicStmt:   q.slackIncidentSetTopicStmt,
+		slackIncidentUpsertStmt:     q.slackIncidentUpsertStmt,
+		slackUserByFirebreakIDStmt:  q.slackUserByFirebreakIDStmt,
+		slackUserGetStmt:            q.slackUserGetStmt,
+		slackUserUpsertStmt:         q.slackUserUpsertStmt,
 	}
 }

@@ -24,7 +24,7 @@ type SlackCommandAddParams struct {
 }
 
 func (q *Queries) SlackCommandAdd(ctx context.Context, arg SlackCommandAddParams) error {
-	_, err := q.db.ExecContext(ctx, slackCommandAdd,
+	_, err := q.exec(ctx, q.slackCommandAddStmt, slackCommandAdd,
 		arg.CommandID,
 		arg.SlackUserID,
 		arg.Channel,
@@ -39,7 +39,7 @@ SELECT command_id, slack_user_id, channel, incident_id, created_at FROM slack_co
 `
 
 func (q *Queries) SlackCommandGet(ctx context.Context, commandID string) (SlackCommand, error) {
-	row := q.db.QueryRowContext(ctx, slackCommandGet, commandID)
+	row := q.queryRow(ctx, q.slackCommandGetStmt, slackCommandGet, commandID)
 	var i SlackCommand
 	err := row.Scan(
 		&i.CommandID,
@@ -66,7 +66,7 @@ type SlackEffectAddParams struct {
 }
 
 func (q *Queries) SlackEffectAdd(ctx context.Context, arg SlackEffectAddParams) error {
-	_, err := q.db.ExecContext(ctx, slackEffectAdd,
+	_, err := q.exec(ctx, q.slackEffectAddStmt, slackEffectAdd,
 		arg.IncidentID,
 		arg.Kind,
 		arg.DedupKey,
@@ -81,7 +81,7 @@ DELETE FROM slack_effect WHERE seq = ?
 `
 
 func (q *Queries) SlackEffectDelete(ctx context.Context, seq int64) error {
-	_, err := q.db.ExecContext(ctx, slackEffectDelete, seq)
+	_, err := q.exec(ctx, q.slackEffectDeleteStmt, slackEffectDelete, seq)
 	return err
 }
 
@@ -92,7 +92,7 @@ SELECT incident_id FROM slack_effect GROUP BY incident_id ORDER BY MIN(seq) LIMI
 // Incidents with effects left over (from a crash or a Slack outage), oldest
 // first.
 func (q *Queries) SlackEffectIncidents(ctx context.Context, limit int64) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, slackEffectIncidents, limit)
+	rows, err := q.query(ctx, q.slackEffectIncidentsStmt, slackEffectIncidents, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ SELECT seq, incident_id, kind, dedup_key, text, created_at FROM slack_effect WHE
 `
 
 func (q *Queries) SlackEffectList(ctx context.Context, incidentID string) ([]SlackEffect, error) {
-	rows, err := q.db.QueryContext(ctx, slackEffectList, incidentID)
+	rows, err := q.query(ctx, q.slackEffectListStmt, slackEffectList, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ SELECT id, number, title, severity, service, status, alert_count, assignee, ackn
 `
 
 func (q *Queries) SlackIncidentByChannel(ctx context.Context, incChannel string) (SlackIncident, error) {
-	row := q.db.QueryRowContext(ctx, slackIncidentByChannel, incChannel)
+	row := q.queryRow(ctx, q.slackIncidentByChannelStmt, slackIncidentByChannel, incChannel)
 	var i SlackIncident
 	err := row.Scan(
 		&i.ID,
@@ -182,7 +182,7 @@ SELECT id, number, title, severity, service, status, alert_count, assignee, ackn
 `
 
 func (q *Queries) SlackIncidentByNumber(ctx context.Context, number int64) (SlackIncident, error) {
-	row := q.db.QueryRowContext(ctx, slackIncidentByNumber, number)
+	row := q.queryRow(ctx, q.slackIncidentByNumberStmt, slackIncidentByNumber, number)
 	var i SlackIncident
 	err := row.Scan(
 		&i.ID,
@@ -214,7 +214,7 @@ SELECT id, number, title, severity, service, status, alert_count, assignee, ackn
 // Queries of the slack service's SQLite adapter. sqlc generates gen/ from
 // this file and schemas/sql/slack/sqlite.
 func (q *Queries) SlackIncidentGet(ctx context.Context, id string) (SlackIncident, error) {
-	row := q.db.QueryRowContext(ctx, slackIncidentGet, id)
+	row := q.queryRow(ctx, q.slackIncidentGetStmt, slackIncidentGet, id)
 	var i SlackIncident
 	err := row.Scan(
 		&i.ID,
@@ -249,7 +249,7 @@ type SlackIncidentSetChannelParams struct {
 }
 
 func (q *Queries) SlackIncidentSetChannel(ctx context.Context, arg SlackIncidentSetChannelParams) error {
-	_, err := q.db.ExecContext(ctx, slackIncidentSetChannel, arg.IncChannel, arg.IncMessageTs, arg.ID)
+	_, err := q.exec(ctx, q.slackIncidentSetChannelStmt, slackIncidentSetChannel, arg.IncChannel, arg.IncMessageTs, arg.ID)
 	return err
 }
 
@@ -264,7 +264,7 @@ type SlackIncidentSetMessageParams struct {
 }
 
 func (q *Queries) SlackIncidentSetMessage(ctx context.Context, arg SlackIncidentSetMessageParams) error {
-	_, err := q.db.ExecContext(ctx, slackIncidentSetMessage, arg.Channel, arg.MessageTs, arg.ID)
+	_, err := q.exec(ctx, q.slackIncidentSetMessageStmt, slackIncidentSetMessage, arg.Channel, arg.MessageTs, arg.ID)
 	return err
 }
 
@@ -278,7 +278,7 @@ type SlackIncidentSetTopicParams struct {
 }
 
 func (q *Queries) SlackIncidentSetTopic(ctx context.Context, arg SlackIncidentSetTopicParams) error {
-	_, err := q.db.ExecContext(ctx, slackIncidentSetTopic, arg.Topic, arg.ID)
+	_, err := q.exec(ctx, q.slackIncidentSetTopicStmt, slackIncidentSetTopic, arg.Topic, arg.ID)
 	return err
 }
 
@@ -312,7 +312,7 @@ type SlackIncidentUpsertParams struct {
 // Writes the projection; where the incident's message and channel are in
 // Slack is left to the SetMessage/SetChannel queries.
 func (q *Queries) SlackIncidentUpsert(ctx context.Context, arg SlackIncidentUpsertParams) error {
-	_, err := q.db.ExecContext(ctx, slackIncidentUpsert,
+	_, err := q.exec(ctx, q.slackIncidentUpsertStmt, slackIncidentUpsert,
 		arg.ID,
 		arg.Number,
 		arg.Title,
@@ -334,7 +334,7 @@ SELECT slack_user_id, firebreak_id, email, name, provisioned, linked_at FROM sla
 `
 
 func (q *Queries) SlackUserByFirebreakID(ctx context.Context, firebreakID string) (SlackUser, error) {
-	row := q.db.QueryRowContext(ctx, slackUserByFirebreakID, firebreakID)
+	row := q.queryRow(ctx, q.slackUserByFirebreakIDStmt, slackUserByFirebreakID, firebreakID)
 	var i SlackUser
 	err := row.Scan(
 		&i.SlackUserID,
@@ -352,7 +352,7 @@ SELECT slack_user_id, firebreak_id, email, name, provisioned, linked_at FROM sla
 `
 
 func (q *Queries) SlackUserGet(ctx context.Context, slackUserID string) (SlackUser, error) {
-	row := q.db.QueryRowContext(ctx, slackUserGet, slackUserID)
+	row := q.queryRow(ctx, q.slackUserGetStmt, slackUserGet, slackUserID)
 	var i SlackUser
 	err := row.Scan(
 		&i.SlackUserID,
@@ -383,7 +383,7 @@ type SlackUserUpsertParams struct {
 }
 
 func (q *Queries) SlackUserUpsert(ctx context.Context, arg SlackUserUpsertParams) error {
-	_, err := q.db.ExecContext(ctx, slackUserUpsert,
+	_, err := q.exec(ctx, q.slackUserUpsertStmt, slackUserUpsert,
 		arg.SlackUserID,
 		arg.FirebreakID,
 		arg.Email,
