@@ -58,6 +58,8 @@ type Router struct {
 	metrics *metrics
 
 	mu      sync.Mutex
+	batches []*batchConsumer // HandleBatch's, run by Run beside wr
+	stop    context.CancelFunc
 	started bool
 	closed  bool
 	// runDone is closed when Run returns.
@@ -126,8 +128,17 @@ func (r *Router) Run(ctx context.Context) error {
 		return ErrRouterStarted
 	}
 	r.started = true
+	batchCtx, stopBatches := context.WithCancel(ctx)
+	r.stop = stopBatches
+	batches := r.batches
 	r.mu.Unlock()
 	defer close(r.runDone)
+	var batchWG sync.WaitGroup
+	defer batchWG.Wait()
+	defer stopBatches()
+	for _, b := range batches {
+		batchWG.Go(func() { r.runBatch(batchCtx, b) })
+	}
 	// watermill stops on Close, not on its context alone (not at all with
 	// no handlers), so turn the end of ctx into a Close.
 	go func() {
@@ -155,9 +166,12 @@ func (r *Router) Running() chan struct{} { return r.wr.Running() }
 // in-flight handlers.
 func (r *Router) Close() error {
 	r.mu.Lock()
-	started, closed := r.started, r.closed
+	started, closed, stop := r.started, r.closed, r.stop
 	r.closed = true
 	r.mu.Unlock()
+	if stop != nil {
+		stop() // Run waits for the batch consumers to finish
+	}
 	if closed {
 		return nil
 	}
@@ -165,6 +179,10 @@ func (r *Router) Close() error {
 	if started && r.waitRunning() {
 		if err = r.wr.Close(); err != nil {
 			err = fmt.Errorf("close bus router: %w", err)
+		}
+		select { // Run returns once the batch consumers are done too
+		case <-r.runDone:
+		case <-time.After(routerCloseTimeout):
 		}
 	}
 	return errors.Join(err, r.sub.Close())

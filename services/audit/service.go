@@ -109,7 +109,7 @@ func (s *Service) PublicKey() string {
 func (s *Service) Record(ctx context.Context, envs ...events.Envelope) error {
 	if len(envs) > 0 {
 		s.settle(ctx, envs[len(envs)-1])
-		s.awaitCause(ctx, envs[0])
+		s.awaitCauses(ctx, envs)
 	}
 	recs, err := s.store.Append(ctx, Inbox, s.cfg.Now(), envs...)
 	if err != nil {
@@ -149,23 +149,42 @@ func (s *Service) settle(ctx context.Context, env events.Envelope) {
 	}
 }
 
-// awaitCause waits, at most CauseWait of real time, for env's cause to be
-// logged. Only fresh messages wait: a consumer with a backlog logs at once.
-func (s *Service) awaitCause(ctx context.Context, env events.Envelope) {
+// awaitCauses waits, at most CauseWait of real time in all, for the causes
+// of envs that are not in envs themselves to be logged. Only fresh
+// messages wait: a consumer with a backlog logs at once.
+func (s *Service) awaitCauses(ctx context.Context, envs []events.Envelope) {
 	wait := s.cfg.CauseWait
-	if env.CausationID == "" || wait <= 0 || time.Since(env.Time) > wait+s.cfg.Settle {
+	if wait <= 0 {
 		return
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		ok, err := s.store.Contains(ctx, env.CausationID)
-		if err != nil || ok || time.Now().After(deadline) {
-			return
+	var deadline time.Time
+	var inBatch map[string]bool
+	for _, env := range envs {
+		if env.CausationID == "" || time.Since(env.Time) > wait+s.cfg.Settle {
+			continue
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(causePoll):
+		if len(envs) > 1 && inBatch == nil {
+			inBatch = make(map[string]bool, len(envs))
+			for _, e := range envs {
+				inBatch[e.ID] = true
+			}
+		}
+		if inBatch[env.CausationID] {
+			continue
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(wait)
+		}
+		for {
+			ok, err := s.store.Contains(ctx, env.CausationID)
+			if err != nil || ok || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(causePoll):
+			}
 		}
 	}
 }

@@ -31,7 +31,7 @@ func benchEnvs(b *testing.B, n int) []events.Envelope {
 // does with one message in flight), and in batches of 64 and 256 (what it could do
 // with several messages available); records/s is the figure to watch.
 func BenchmarkAppend(b *testing.B) {
-	for _, batch := range []int{1, 64, 256} {
+	for _, batch := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s := sqlite.New(dbtest.SQLite(b, "outbox", "audit"))
 			envs := benchEnvs(b, 200_000)
