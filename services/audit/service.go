@@ -34,10 +34,14 @@ type Config struct {
 	// before logging it, so messages published moments apart on different
 	// streams (a command and the events it causes, an event and the
 	// command it triggers), which separate consumers receive in no
-	// particular order, are logged in the order they were made. The wait
-	// is never longer than Settle, and a consumer with a backlog does not
-	// wait at all, so it costs latency, not throughput. Default 200ms;
-	// negative: log at once.
+	// particular order, are logged in the order they were made. A batch
+	// waits until its first (oldest) message is Settle old, never longer
+	// than Settle: waiting for its last one would idle the consumer for
+	// Settle after every batch under a steady stream. A consumer with a
+	// backlog does not wait at all, so it costs latency, not throughput.
+	// The younger messages at the end of a long batch are therefore
+	// ordered only by consumption; CauseWait still logs each one after
+	// its cause. Default 200ms; negative: log at once.
 	Settle time.Duration
 	// CauseWait is how long a fresh message whose cause (causation_id) is
 	// not in the log yet waits for it: a command and the event it causes
@@ -108,7 +112,7 @@ func (s *Service) PublicKey() string {
 // makes the checkpoints that the new records reached.
 func (s *Service) Record(ctx context.Context, envs ...events.Envelope) error {
 	if len(envs) > 0 {
-		s.settle(ctx, envs[len(envs)-1])
+		s.settle(ctx, envs[0])
 		s.awaitCauses(ctx, envs)
 	}
 	recs, err := s.store.Append(ctx, Inbox, s.cfg.Now(), envs...)
