@@ -137,4 +137,3 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(total, "records")
 }
-
