@@ -209,8 +209,8 @@ offline with only the public key; a filtered export verifies record by record
 				if v == "" {
 					continue
 				}
-				if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-					return usageError{fmt.Errorf("--%s must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", name, v)}
+				if _, err := audit.ParseTimeBound(v, time.Now()); err != nil {
+					return usageError{fmt.Errorf("--%s %v", name, err)}
 				}
 			}
 			w := stdout
@@ -233,8 +233,8 @@ offline with only the public key; a filtered export verifies record by record
 			return exportAudit(cmd.Context(), cf, q, format, typ != "" || actor != "" || incident != "", w)
 		},
 	}
-	c.Flags().StringVar(&since, "since", "", "only records recorded at or after this RFC 3339 time")
-	c.Flags().StringVar(&until, "until", "", "only records recorded before this RFC 3339 time")
+	c.Flags().StringVar(&since, "since", "", "only records recorded at or after this RFC 3339 time, or this long ago (30d, 12h, 90m)")
+	c.Flags().StringVar(&until, "until", "", "only records recorded before this RFC 3339 time, or this long ago (30d, 12h, 90m)")
 	c.Flags().StringVar(&typ, "type", "", "only this event or command type (e.g. incident.acknowledged)")
 	c.Flags().StringVar(&actor, "actor", "", "only this actor id")
 	c.Flags().StringVar(&incident, "incident", "", "only this incident (id)")

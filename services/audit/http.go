@@ -60,7 +60,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // ParseQuery validates a listing's query string; errors name the field.
-func ParseQuery(q map[string][]string) (Filter, int64, error) {
+// since and until take an RFC 3339 time or a duration back from now (30d,
+// 12h, 90m: see ParseTimeBound).
+func ParseQuery(q map[string][]string, now time.Time) (Filter, int64, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -76,9 +78,9 @@ func ParseQuery(q map[string][]string) (Filter, int64, error) {
 		if v == "" {
 			continue
 		}
-		at, err := time.Parse(time.RFC3339Nano, v)
+		at, err := ParseTimeBound(v, now)
 		if err != nil {
-			return Filter{}, 0, fault.Field(t.name, "must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", v)
+			return Filter{}, 0, fault.Field(t.name, "%s", err.Error())
 		}
 		*t.dst = at
 	}
@@ -106,7 +108,7 @@ func ParseQuery(q map[string][]string) (Filter, int64, error) {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	f, from, err := ParseQuery(r.URL.Query())
+	f, from, err := ParseQuery(r.URL.Query(), h.svc.cfg.Now())
 	if err != nil {
 		h.fail(w, r, err)
 		return
