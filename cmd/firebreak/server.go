@@ -149,6 +149,7 @@ func raiseSample(ctx context.Context, logger *slog.Logger, url, token string) {
 func newServeCmd(stderr io.Writer) *cobra.Command {
 	var (
 		natsURL, postgres, httpAddr, token, logLevel string
+		auditKeyFile                                 string
 		replicas                                     int
 		autoCreate                                   bool
 		ackWait                                      time.Duration
@@ -159,7 +160,11 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		Long: fmt.Sprintf(`Run one service (%s) against an external NATS JetStream server or
 cluster and PostgreSQL; the service keeps its tables in its own schema
 (fb_<service>). Several replicas of a service share its durable consumers.
-The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Join(app.Services, ", ")),
+The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN. The audit
+service signs its checkpoints with the base64 Ed25519 seed in
+--audit-signing-key-file (FIREBREAK_AUDIT_SIGNING_KEY_FILE, e.g. a Compose
+or Kubernetes secret; create one with: openssl rand -base64 32) or in
+FIREBREAK_AUDIT_SIGNING_KEY.`, strings.Join(app.Services, ", ")),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(stderr, logLevel)
@@ -178,6 +183,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 			a, err := app.New(cmd.Context(), app.Config{
 				Services: []string{args[0]}, HTTPAddr: httpAddr, NATSURL: natsURL, Postgres: postgres,
 				AdminToken: token, StreamReplicas: replicas, AutoCreateServices: autoCreate, Logger: logger, AckWait: ackWait,
+				AuditSigningKeyFile: auditKeyFile,
 			})
 			if err != nil {
 				return err
@@ -195,6 +201,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.IntVar(&replicas, "stream-replicas", 1, "JetStream stream replicas (3 on a cluster)")
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
+	f.StringVar(&auditKeyFile, "audit-signing-key-file", "", "file holding the base64 Ed25519 seed that signs audit checkpoints (audit service)")
 	return cmd
 }
 
