@@ -31,6 +31,8 @@ type CheckpointsJSON struct {
 }
 
 // ArchiveJSON answers POST /api/v1/audit/archive.
+// With dry_run=true, Archived is how many records would go and nothing is
+// deleted.
 type ArchiveJSON struct {
 	Archived int64       `json:"archived"`
 	Anchor   *Checkpoint `json:"anchor,omitempty"`
@@ -178,19 +180,46 @@ func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) archive(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query().Get("before")
-	before, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		h.fail(w, r, fault.Field("before", "must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", v))
-		return
+	q := r.URL.Query()
+	var (
+		c   Checkpoint
+		n   int64
+		err error
+	)
+	if v := q.Get("through"); v != "" {
+		seq, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || seq < 1 {
+			h.fail(w, r, fault.Field("through", "must be the seq of a checkpoint, got %q", v))
+			return
+		}
+		c, n, err = h.svc.ArchiveThrough(r.Context(), seq)
+		if fault.KindOf(err) == fault.Invalid {
+			err = fault.Field("through", "%v", err)
+		}
+	} else {
+		v := q.Get("before")
+		before, perr := ParseTimeBound(v, h.svc.cfg.Now())
+		if perr != nil {
+			h.fail(w, r, fault.Field("before", "%s", perr.Error()))
+			return
+		}
+		if q.Get("dry_run") == "true" {
+			var hd Head
+			if c, err = h.svc.ArchiveCut(r.Context(), before); err == nil && c.Seq > 0 {
+				if hd, err = h.svc.store.Head(r.Context()); err == nil {
+					n = c.Seq - hd.AnchorSeq
+				}
+			}
+		} else {
+			c, n, err = h.svc.Archive(r.Context(), before)
+		}
 	}
-	c, n, err := h.svc.Archive(r.Context(), before)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	out := ArchiveJSON{Archived: n}
-	if n > 0 {
+	if c.Seq > 0 {
 		out.Anchor = &c
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)

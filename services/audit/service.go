@@ -227,13 +227,24 @@ func (s *Service) Checkpoint(ctx context.Context) (Checkpoint, error) {
 // becomes the chain's anchor. It returns the checkpoint (zero when there
 // was nothing to archive) and how many records went.
 func (s *Service) Archive(ctx context.Context, before time.Time) (Checkpoint, int64, error) {
+	c, err := s.ArchiveCut(ctx, before)
+	if err != nil || c.Seq == 0 {
+		return Checkpoint{}, 0, err
+	}
+	n, err := s.store.Archive(ctx, c)
+	return c, n, err
+}
+
+// ArchiveCut returns the checkpoint Archive(before) would cut at (zero when
+// there is none) and changes nothing.
+func (s *Service) ArchiveCut(ctx context.Context, before time.Time) (Checkpoint, error) {
 	h, err := s.store.Head(ctx)
 	if err != nil {
-		return Checkpoint{}, 0, err
+		return Checkpoint{}, err
 	}
 	cps, err := s.store.Checkpoints(ctx, h.AnchorSeq+1, 0)
 	if err != nil {
-		return Checkpoint{}, 0, err
+		return Checkpoint{}, err
 	}
 	for i := len(cps) - 1; i >= 0; i-- {
 		r, err := s.store.Get(ctx, cps[i].Seq)
@@ -241,15 +252,32 @@ func (s *Service) Archive(ctx context.Context, before time.Time) (Checkpoint, in
 			continue
 		}
 		if err != nil {
-			return Checkpoint{}, 0, err
+			return Checkpoint{}, err
 		}
-		if !r.RecordedAt.Before(before) {
-			continue
+		if r.RecordedAt.Before(before) {
+			return cps[i], nil
 		}
-		n, err := s.store.Archive(ctx, cps[i])
-		return cps[i], n, err
 	}
-	return Checkpoint{}, 0, nil
+	return Checkpoint{}, nil
+}
+
+// ErrNotACheckpoint: archiving through a record that has no checkpoint.
+var ErrNotACheckpoint = fault.New(fault.Invalid, "not_a_checkpoint", "archiving cuts only at a signed checkpoint")
+
+// ArchiveThrough deletes the records up to the checkpoint at seq, which
+// becomes the anchor: what `firebreak audit archive` does once it has the
+// records up to there in a verified file. Archiving an already archived
+// seq deletes nothing.
+func (s *Service) ArchiveThrough(ctx context.Context, seq int64) (Checkpoint, int64, error) {
+	cps, err := s.store.Checkpoints(ctx, seq, seq)
+	if err != nil {
+		return Checkpoint{}, 0, err
+	}
+	if len(cps) != 1 {
+		return Checkpoint{}, 0, fault.Wrap(ErrNotACheckpoint, "no checkpoint at record %d", seq)
+	}
+	n, err := s.store.Archive(ctx, cps[0])
+	return cps[0], n, err
 }
 
 // Verify verifies the log, checking checkpoint signatures with the
