@@ -30,6 +30,9 @@ func repoPath(parts ...string) string { return filepath.Join(append([]string{roo
 type compose struct {
 	Services map[string]*service `yaml:"services"`
 	Volumes  map[string]any      `yaml:"volumes"`
+	Secrets  map[string]struct {
+		File string `yaml:"file"`
+	} `yaml:"secrets"`
 }
 
 type service struct {
@@ -40,6 +43,7 @@ type service struct {
 	DependsOn   dependsOn                `yaml:"depends_on"`
 	Ports       []string                 `yaml:"ports"`
 	Volumes     []string                 `yaml:"volumes"`
+	Secrets     []string                 `yaml:"secrets"`
 	Restart     string                   `yaml:"restart"`
 	Healthcheck *struct{ Test []string } `yaml:"healthcheck"`
 }

@@ -611,6 +611,38 @@ func TestDocsNameEveryContainer(t *testing.T) {
 	}
 }
 
+// TestAuditSigningKey: the audit container signs its checkpoints with a key
+// from a Compose secret (a file the operator must name; nothing committed
+// here), through serve's --audit-signing-key-file.
+func TestAuditSigningKey(t *testing.T) {
+	c := loadCompose(t)
+	ctr := serveContainers(t, c)["audit"]
+	if ctr == "" {
+		t.Fatal("no container serves audit")
+	}
+	s := c.Services[ctr]
+	path := s.Environment["FIREBREAK_AUDIT_SIGNING_KEY_FILE"]
+	name, ok := strings.CutPrefix(path, "/run/secrets/")
+	if !ok || !slices.Contains(s.Secrets, name) {
+		t.Fatalf("%s: FIREBREAK_AUDIT_SIGNING_KEY_FILE=%q, secrets %v: want /run/secrets/<one of its secrets>", ctr, path, s.Secrets)
+	}
+	sec, ok := c.Secrets[name]
+	if !ok {
+		t.Fatalf("secret %s is not declared at the top level", name)
+	}
+	if !regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]*\}$`).MatchString(sec.File) {
+		t.Errorf("secret %s file %q: want ${VAR:?…}, required from the operator's environment", name, sec.File)
+	}
+	if k := s.Environment["FIREBREAK_AUDIT_SIGNING_KEY"]; k != "" {
+		t.Errorf("%s: a signing key in the environment (%q); keep it in the secret", ctr, k)
+	}
+	for other, svc := range c.Services {
+		if other != ctr && slices.Contains(svc.Secrets, name) {
+			t.Errorf("%s is given the audit signing key too", other)
+		}
+	}
+}
+
 // TestComposeConfig asks Compose itself to validate the file, when a Compose
 // is installed (no Docker engine is needed for `config`).
 func TestComposeConfig(t *testing.T) {
@@ -624,7 +656,7 @@ func TestComposeConfig(t *testing.T) {
 	}
 	cmd := exec.Command(argv[0], append(argv[1:], "-f", "docker-compose.yml", "config", "-q")...)
 	cmd.Dir = root
-	cmd.Env = append(cmd.Environ(), "FIREBREAK_ADMIN_TOKEN=test-token")
+	cmd.Env = append(cmd.Environ(), "FIREBREAK_ADMIN_TOKEN=test-token", "AUDIT_SIGNING_KEY_FILE=/dev/null")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s config: %v\n%s", strings.Join(argv, " "), err, out)
 	}

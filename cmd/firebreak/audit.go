@@ -40,7 +40,7 @@ func newAuditCmd(stdout io.Writer) *cobra.Command {
 		RunE:  groupRun,
 	}
 	cf.add(cmd)
-	cmd.AddCommand(newAuditVerifyCmd(stdout, &cf), newAuditExportCmd(stdout, &cf), newAuditVerifyExportCmd(stdout))
+	cmd.AddCommand(newAuditVerifyCmd(stdout, &cf), newAuditExportCmd(stdout, &cf), newAuditVerifyExportCmd(stdout), newAuditArchiveCmd(stdout, &cf), newAuditCheckpointCmd(stdout, &cf))
 	return cmd
 }
 
@@ -156,6 +156,10 @@ func printReport(w io.Writer, rep audit.Report) {
 
 // apiGet GETs path from the server and decodes the answer into out.
 func apiGet(ctx context.Context, cf *clientFlags, path string, out any) error {
+	return apiDo(ctx, cf, http.MethodGet, path, out)
+}
+
+func apiDo(ctx context.Context, cf *clientFlags, method, path string, out any) error {
 	tok := cf.token
 	if tok == "" {
 		b, err := os.ReadFile(filepath.Join(".firebreak", "admin.token"))
@@ -165,7 +169,7 @@ func apiGet(ctx context.Context, cf *clientFlags, path string, out any) error {
 		tok = strings.TrimSpace(string(b))
 	}
 	server := strings.TrimRight(cf.server, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, server+path, nil)
 	if err != nil {
 		return usageError{fmt.Errorf("bad server URL %q: %w", server, err)}
 	}
@@ -209,8 +213,8 @@ offline with only the public key; a filtered export verifies record by record
 				if v == "" {
 					continue
 				}
-				if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
-					return usageError{fmt.Errorf("--%s must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", name, v)}
+				if _, err := audit.ParseTimeBound(v, time.Now()); err != nil {
+					return usageError{fmt.Errorf("--%s %v", name, err)}
 				}
 			}
 			w := stdout
@@ -233,8 +237,8 @@ offline with only the public key; a filtered export verifies record by record
 			return exportAudit(cmd.Context(), cf, q, format, typ != "" || actor != "" || incident != "", w)
 		},
 	}
-	c.Flags().StringVar(&since, "since", "", "only records recorded at or after this RFC 3339 time")
-	c.Flags().StringVar(&until, "until", "", "only records recorded before this RFC 3339 time")
+	c.Flags().StringVar(&since, "since", "", "only records recorded at or after this RFC 3339 time, or this long ago (30d, 12h, 90m)")
+	c.Flags().StringVar(&until, "until", "", "only records recorded before this RFC 3339 time, or this long ago (30d, 12h, 90m)")
 	c.Flags().StringVar(&typ, "type", "", "only this event or command type (e.g. incident.acknowledged)")
 	c.Flags().StringVar(&actor, "actor", "", "only this actor id")
 	c.Flags().StringVar(&incident, "incident", "", "only this incident (id)")
@@ -247,6 +251,11 @@ offline with only the public key; a filtered export verifies record by record
 // JSONL it adds the checkpoints from the one before the first record to the
 // last record, each after the record it signs.
 func exportAudit(ctx context.Context, cf *clientFlags, q url.Values, format string, filtered bool, w io.Writer) error {
+	return exportAuditThrough(ctx, cf, q, format, filtered, 0, w)
+}
+
+// exportAuditThrough exports the records up to seq through (0: all).
+func exportAuditThrough(ctx context.Context, cf *clientFlags, q url.Values, format string, filtered bool, through int64, w io.Writer) error {
 	var (
 		jw  *audit.JSONLWriter
 		cw  *audit.CSVWriter
@@ -275,6 +284,10 @@ func exportAudit(ctx context.Context, cf *clientFlags, q url.Values, format stri
 			return err
 		}
 		for _, r := range page.Items {
+			if through > 0 && r.Seq > through {
+				page.NextCursor = ""
+				break
+			}
 			if cw != nil {
 				if err := cw.Record(r); err != nil {
 					return err
@@ -347,4 +360,102 @@ func newAuditVerifyExportCmd(stdout io.Writer) *cobra.Command {
 	}
 	c.Flags().StringVar(&pubKey, "public-key", "", "base64 Ed25519 public key of the audit service (required)")
 	return c
+}
+
+func newAuditArchiveCmd(stdout io.Writer, cf *clientFlags) *cobra.Command {
+	var before, out string
+	c := &cobra.Command{
+		Use:   "archive --before TIME -o FILE",
+		Short: "Move the log's oldest records to a verified file, then delete them from the live log",
+		Long: `Retention. The server picks the newest signed checkpoint whose record was
+recorded before --before (an RFC 3339 time or a duration back from now, e.g.
+365d). The records up to it are exported to FILE (JSONL with their
+checkpoints; the file must not exist), the file is verified offline against
+the audit public key, and only then are those records deleted from the live
+log, in one transaction that makes the checkpoint the chain's anchor:
+verification of what remains starts from its hash. Check the file later
+with 'firebreak audit verify-export FILE --public-key KEY'. Needs an admin
+token.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if before == "" || out == "" {
+				return usageError{errors.New("--before and --output are required")}
+			}
+			if _, err := audit.ParseTimeBound(before, time.Now()); err != nil {
+				return usageError{fmt.Errorf("--before %v", err)}
+			}
+			ctx := cmd.Context()
+			var plan audit.ArchiveJSON
+			if err := apiDo(ctx, cf, http.MethodPost, "/api/v1/audit/archive?dry_run=true&before="+url.QueryEscape(before), &plan); err != nil {
+				return err
+			}
+			if plan.Anchor == nil {
+				fmt.Fprintln(stdout, "nothing to archive: no signed checkpoint before", before)
+				return nil
+			}
+			cut := *plan.Anchor
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return err
+			}
+			bw := bufio.NewWriter(f)
+			err = exportAuditThrough(ctx, cf, url.Values{}, "jsonl", false, cut.Seq, bw)
+			if err == nil {
+				err = bw.Flush()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("export to %s (nothing was deleted): %w", out, err)
+			}
+			var cps audit.CheckpointsJSON
+			if err := apiGet(ctx, cf, "/api/v1/audit/checkpoints", &cps); err != nil {
+				return err
+			}
+			pub, err := audit.ParsePublicKey(cps.PublicKey)
+			if err != nil {
+				return fmt.Errorf("the server's audit public key: %w", err)
+			}
+			rf, err := os.Open(out)
+			if err != nil {
+				return err
+			}
+			rep, err := audit.VerifyExport(rf, pub)
+			rf.Close()
+			if err != nil {
+				return fmt.Errorf("verify %s (nothing was deleted): %w", out, err)
+			}
+			if !rep.OK || rep.To != cut.Seq || rep.SignedThrough != cut.Seq {
+				return fmt.Errorf("%w: %s does not verify through checkpoint %d (ok %v, records to %d, signed through %d, problem %v); nothing was deleted",
+					errChainBroken, out, cut.Seq, rep.OK, rep.To, rep.SignedThrough, rep.Problem)
+			}
+			var done audit.ArchiveJSON
+			if err := apiDo(ctx, cf, http.MethodPost, "/api/v1/audit/archive?through="+strconv.FormatInt(cut.Seq, 10), &done); err != nil {
+				return fmt.Errorf("%s is written and verified, but deleting from the live log failed: %w", out, err)
+			}
+			fmt.Fprintf(stdout, "archived records %d-%d to %s (verified, signed through %d); %d deleted from the live log, which now starts after checkpoint %d (hash %s)\n",
+				rep.From, rep.To, out, rep.SignedThrough, done.Archived, cut.Seq, cut.Hash)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&before, "before", "", "archive records recorded before this RFC 3339 time or this long ago (e.g. 365d)")
+	c.Flags().StringVarP(&out, "output", "o", "", "file to write the archived records to (must not exist)")
+	return c
+}
+
+func newAuditCheckpointCmd(stdout io.Writer, cf *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Sign a checkpoint at the log's head now (needs an admin token)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var c audit.Checkpoint
+			if err := apiDo(cmd.Context(), cf, http.MethodPost, "/api/v1/audit/checkpoints", &c); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "checkpoint at record %d (hash %s), signed by %s\n", c.Seq, c.Hash, c.PublicKey)
+			return nil
+		},
+	}
 }

@@ -184,6 +184,7 @@ func raiseSample(ctx context.Context, logger *slog.Logger, url, token string) {
 func newServeCmd(stderr io.Writer) *cobra.Command {
 	var (
 		natsURL, postgres, httpAddr, token, logLevel string
+		auditKeyFile                                 string
 		replicas                                     int
 		autoCreate                                   bool
 		ackWait                                      time.Duration
@@ -200,7 +201,11 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 		Long: fmt.Sprintf(`Run one service (%s) against an external NATS JetStream server or
 cluster and PostgreSQL; the service keeps its tables in its own schema
 (fb_<service>). Several replicas of a service share its durable consumers.
-The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Join(app.Services, ", ")),
+The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN. The audit
+service signs its checkpoints with the base64 Ed25519 seed in
+--audit-signing-key-file (FIREBREAK_AUDIT_SIGNING_KEY_FILE, e.g. a Compose
+or Kubernetes secret; create one with: openssl rand -base64 32) or in
+FIREBREAK_AUDIT_SIGNING_KEY.`, strings.Join(app.Services, ", ")),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			logger, err := newLogger(stderr, logLevel)
@@ -233,6 +238,8 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 				Slack:      *slackCfg,
 				Postmortem: pm,
 				Vuln:       vc,
+
+				AuditSigningKeyFile: auditKeyFile,
 			}
 			intakeOpts.apply(&cfg)
 			a, err := app.New(cmd.Context(), cfg)
@@ -266,6 +273,7 @@ The admin token comes from --admin-token or FIREBREAK_ADMIN_TOKEN.`, strings.Joi
 	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
 	f.StringVar(&publicURL, "public-url", "", publicURLHelp)
 	intakeOpts.register(f)
+	f.StringVar(&auditKeyFile, "audit-signing-key-file", "", "file holding the base64 Ed25519 seed that signs audit checkpoints (audit service)")
 	return cmd
 }
 

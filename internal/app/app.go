@@ -105,6 +105,10 @@ type Config struct {
 	// pages, the status feed, advisories and security.txt
 	// (FIREBREAK_PUBLIC_URL).
 	PublicURL string
+	// AuditSigningKeyFile, when set and AuditSigningKey is not, is a file
+	// holding that seed (a secret mounted by the orchestrator); a file that
+	// cannot be read or parsed fails the start.
+	AuditSigningKeyFile string
 	// Slack is the Slack app's configuration, shared by the slack service
 	// (incident messages, buttons, slash commands) and the notify service
 	// (Slack pages).
@@ -440,6 +444,17 @@ func (a *App) auditSigner() (*audit.Signer, error) {
 	key := a.cfg.AuditSigningKey
 	if key == "" {
 		key = os.Getenv("FIREBREAK_AUDIT_SIGNING_KEY")
+	}
+	if key == "" && a.cfg.AuditSigningKeyFile != "" {
+		b, err := os.ReadFile(a.cfg.AuditSigningKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read audit signing key file: %w", err)
+		}
+		s, err := audit.ParseSigningKey(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("audit signing key file %s: %w", a.cfg.AuditSigningKeyFile, err)
+		}
+		return s, nil
 	}
 	if key == "" {
 		b, err := os.ReadFile(a.AuditKeyFile())

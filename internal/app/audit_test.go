@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/app"
 	"github.com/firebreak-dev/firebreak/internal/client"
 	"github.com/firebreak-dev/firebreak/services/audit"
 	"github.com/firebreak-dev/firebreak/services/incident"
@@ -116,5 +118,47 @@ func TestAuditEndToEnd(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "audit.key")); err != nil || len(b) == 0 {
 		t.Fatalf("dev did not write its audit key: %v", err)
+	}
+}
+
+// TestAuditSigningKeyFile: serve's --audit-signing-key-file is the key the
+// checkpoints are signed with, and a file that is missing or holds no key
+// stops the start instead of running unsigned.
+func TestAuditSigningKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const seed = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // bytes 0..31
+	keyFile := filepath.Join(dir, "audit-signing-key")
+	if err := os.WriteFile(keyFile, []byte(seed+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, err := audit.ParseSigningKey(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := devConfig(filepath.Join(dir, "data"))
+	cfg.Services, cfg.GenerateToken, cfg.AdminToken = []string{audit.Name}, false, "test-admin-token"
+	cfg.AuditSigningKeyFile = keyFile
+	a := start(t, cfg)
+	if got := a.Audit.PublicKey(); got != want.PublicKey() {
+		t.Errorf("checkpoints verify with %s, want the key file's %s", got, want.PublicKey())
+	}
+	if _, err := os.Stat(a.AuditKeyFile()); !os.IsNotExist(err) {
+		t.Errorf("a key was generated in the data directory beside the key file: %v", err)
+	}
+
+	bad := filepath.Join(dir, "bad-key")
+	if err := os.WriteFile(bad, []byte("not base64!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "missing"), bad} {
+		cfg := devConfig(filepath.Join(dir, "data2"))
+		cfg.Services, cfg.AuditSigningKeyFile = []string{audit.Name}, f
+		if a, err := app.New(t.Context(), cfg); err == nil {
+			a.Close()
+			t.Errorf("started with the audit signing key file %s", f)
+		} else if !strings.Contains(err.Error(), "audit signing key") {
+			t.Errorf("error %q does not say the signing key is the problem", err)
+		}
 	}
 }

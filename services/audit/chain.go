@@ -38,6 +38,20 @@ func NewRecord(env events.Envelope, recordedAt time.Time) (Record, error) {
 	return r, nil
 }
 
+// NewRecords builds the records of envs with NewRecord; the first error is
+// returned. An empty envs gives no records and no error.
+func NewRecords(envs []events.Envelope, recordedAt time.Time) ([]Record, error) {
+	recs := make([]Record, len(envs))
+	for i, env := range envs {
+		r, err := NewRecord(env, recordedAt)
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = r
+	}
+	return recs, nil
+}
+
 // fill sets the columns a record derives from its envelope.
 func (r *Record) fill(env events.Envelope) {
 	r.MsgID, r.Type, r.Subject = env.ID, env.Type, env.Subject

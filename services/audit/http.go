@@ -31,6 +31,8 @@ type CheckpointsJSON struct {
 }
 
 // ArchiveJSON answers POST /api/v1/audit/archive.
+// With dry_run=true, Archived is how many records would go and nothing is
+// deleted.
 type ArchiveJSON struct {
 	Archived int64       `json:"archived"`
 	Anchor   *Checkpoint `json:"anchor,omitempty"`
@@ -60,7 +62,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // ParseQuery validates a listing's query string; errors name the field.
-func ParseQuery(q map[string][]string) (Filter, int64, error) {
+// since and until take an RFC 3339 time or a duration back from now (30d,
+// 12h, 90m: see ParseTimeBound).
+func ParseQuery(q map[string][]string, now time.Time) (Filter, int64, error) {
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -76,9 +80,9 @@ func ParseQuery(q map[string][]string) (Filter, int64, error) {
 		if v == "" {
 			continue
 		}
-		at, err := time.Parse(time.RFC3339Nano, v)
+		at, err := ParseTimeBound(v, now)
 		if err != nil {
-			return Filter{}, 0, fault.Field(t.name, "must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", v)
+			return Filter{}, 0, fault.Field(t.name, "%s", err.Error())
 		}
 		*t.dst = at
 	}
@@ -106,7 +110,7 @@ func ParseQuery(q map[string][]string) (Filter, int64, error) {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
-	f, from, err := ParseQuery(r.URL.Query())
+	f, from, err := ParseQuery(r.URL.Query(), h.svc.cfg.Now())
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -176,19 +180,46 @@ func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) archive(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query().Get("before")
-	before, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		h.fail(w, r, fault.Field("before", "must be an RFC 3339 time such as 2026-03-02T09:00:00Z, got %q", v))
-		return
+	q := r.URL.Query()
+	var (
+		c   Checkpoint
+		n   int64
+		err error
+	)
+	if v := q.Get("through"); v != "" {
+		seq, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || seq < 1 {
+			h.fail(w, r, fault.Field("through", "must be the seq of a checkpoint, got %q", v))
+			return
+		}
+		c, n, err = h.svc.ArchiveThrough(r.Context(), seq)
+		if fault.KindOf(err) == fault.Invalid {
+			err = fault.Field("through", "%v", err)
+		}
+	} else {
+		v := q.Get("before")
+		before, perr := ParseTimeBound(v, h.svc.cfg.Now())
+		if perr != nil {
+			h.fail(w, r, fault.Field("before", "%s", perr.Error()))
+			return
+		}
+		if q.Get("dry_run") == "true" {
+			var hd Head
+			if c, err = h.svc.ArchiveCut(r.Context(), before); err == nil && c.Seq > 0 {
+				if hd, err = h.svc.store.Head(r.Context()); err == nil {
+					n = c.Seq - hd.AnchorSeq
+				}
+			}
+		} else {
+			c, n, err = h.svc.Archive(r.Context(), before)
+		}
 	}
-	c, n, err := h.svc.Archive(r.Context(), before)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	out := ArchiveJSON{Archived: n}
-	if n > 0 {
+	if c.Seq > 0 {
 		out.Anchor = &c
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)

@@ -34,10 +34,14 @@ type Config struct {
 	// before logging it, so messages published moments apart on different
 	// streams (a command and the events it causes, an event and the
 	// command it triggers), which separate consumers receive in no
-	// particular order, are logged in the order they were made. The wait
-	// is never longer than Settle, and a consumer with a backlog does not
-	// wait at all, so it costs latency, not throughput. Default 200ms;
-	// negative: log at once.
+	// particular order, are logged in the order they were made. A batch
+	// waits until its first (oldest) message is Settle old, never longer
+	// than Settle: waiting for its last one would idle the consumer for
+	// Settle after every batch under a steady stream. A consumer with a
+	// backlog does not wait at all, so it costs latency, not throughput.
+	// The younger messages at the end of a long batch are therefore
+	// ordered only by consumption; CauseWait still logs each one after
+	// its cause. Default 200ms; negative: log at once.
 	Settle time.Duration
 	// CauseWait is how long a fresh message whose cause (causation_id) is
 	// not in the log yet waits for it: a command and the event it causes
@@ -108,8 +112,8 @@ func (s *Service) PublicKey() string {
 // makes the checkpoints that the new records reached.
 func (s *Service) Record(ctx context.Context, envs ...events.Envelope) error {
 	if len(envs) > 0 {
-		s.settle(ctx, envs[len(envs)-1])
-		s.awaitCause(ctx, envs[0])
+		s.settle(ctx, envs[0])
+		s.awaitCauses(ctx, envs)
 	}
 	recs, err := s.store.Append(ctx, Inbox, s.cfg.Now(), envs...)
 	if err != nil {
@@ -149,23 +153,42 @@ func (s *Service) settle(ctx context.Context, env events.Envelope) {
 	}
 }
 
-// awaitCause waits, at most CauseWait of real time, for env's cause to be
-// logged. Only fresh messages wait: a consumer with a backlog logs at once.
-func (s *Service) awaitCause(ctx context.Context, env events.Envelope) {
+// awaitCauses waits, at most CauseWait of real time in all, for the causes
+// of envs that are not in envs themselves to be logged. Only fresh
+// messages wait: a consumer with a backlog logs at once.
+func (s *Service) awaitCauses(ctx context.Context, envs []events.Envelope) {
 	wait := s.cfg.CauseWait
-	if env.CausationID == "" || wait <= 0 || time.Since(env.Time) > wait+s.cfg.Settle {
+	if wait <= 0 {
 		return
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		ok, err := s.store.Contains(ctx, env.CausationID)
-		if err != nil || ok || time.Now().After(deadline) {
-			return
+	var deadline time.Time
+	var inBatch map[string]bool
+	for _, env := range envs {
+		if env.CausationID == "" || time.Since(env.Time) > wait+s.cfg.Settle {
+			continue
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(causePoll):
+		if len(envs) > 1 && inBatch == nil {
+			inBatch = make(map[string]bool, len(envs))
+			for _, e := range envs {
+				inBatch[e.ID] = true
+			}
+		}
+		if inBatch[env.CausationID] {
+			continue
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(wait)
+		}
+		for {
+			ok, err := s.store.Contains(ctx, env.CausationID)
+			if err != nil || ok || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(causePoll):
+			}
 		}
 	}
 }
@@ -204,13 +227,24 @@ func (s *Service) Checkpoint(ctx context.Context) (Checkpoint, error) {
 // becomes the chain's anchor. It returns the checkpoint (zero when there
 // was nothing to archive) and how many records went.
 func (s *Service) Archive(ctx context.Context, before time.Time) (Checkpoint, int64, error) {
+	c, err := s.ArchiveCut(ctx, before)
+	if err != nil || c.Seq == 0 {
+		return Checkpoint{}, 0, err
+	}
+	n, err := s.store.Archive(ctx, c)
+	return c, n, err
+}
+
+// ArchiveCut returns the checkpoint Archive(before) would cut at (zero when
+// there is none) and changes nothing.
+func (s *Service) ArchiveCut(ctx context.Context, before time.Time) (Checkpoint, error) {
 	h, err := s.store.Head(ctx)
 	if err != nil {
-		return Checkpoint{}, 0, err
+		return Checkpoint{}, err
 	}
 	cps, err := s.store.Checkpoints(ctx, h.AnchorSeq+1, 0)
 	if err != nil {
-		return Checkpoint{}, 0, err
+		return Checkpoint{}, err
 	}
 	for i := len(cps) - 1; i >= 0; i-- {
 		r, err := s.store.Get(ctx, cps[i].Seq)
@@ -218,15 +252,32 @@ func (s *Service) Archive(ctx context.Context, before time.Time) (Checkpoint, in
 			continue
 		}
 		if err != nil {
-			return Checkpoint{}, 0, err
+			return Checkpoint{}, err
 		}
-		if !r.RecordedAt.Before(before) {
-			continue
+		if r.RecordedAt.Before(before) {
+			return cps[i], nil
 		}
-		n, err := s.store.Archive(ctx, cps[i])
-		return cps[i], n, err
 	}
-	return Checkpoint{}, 0, nil
+	return Checkpoint{}, nil
+}
+
+// ErrNotACheckpoint: archiving through a record that has no checkpoint.
+var ErrNotACheckpoint = fault.New(fault.Invalid, "not_a_checkpoint", "archiving cuts only at a signed checkpoint")
+
+// ArchiveThrough deletes the records up to the checkpoint at seq, which
+// becomes the anchor: what `firebreak audit archive` does once it has the
+// records up to there in a verified file. Archiving an already archived
+// seq deletes nothing.
+func (s *Service) ArchiveThrough(ctx context.Context, seq int64) (Checkpoint, int64, error) {
+	cps, err := s.store.Checkpoints(ctx, seq, seq)
+	if err != nil {
+		return Checkpoint{}, 0, err
+	}
+	if len(cps) != 1 {
+		return Checkpoint{}, 0, fault.Wrap(ErrNotACheckpoint, "no checkpoint at record %d", seq)
+	}
+	n, err := s.store.Archive(ctx, cps[0])
+	return cps[0], n, err
 }
 
 // Verify verifies the log, checking checkpoint signatures with the

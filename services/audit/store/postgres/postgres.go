@@ -34,10 +34,15 @@ func ts(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t.UTC(
 
 // Append implements audit.Store. Every replica's append first locks the
 // head row (SELECT … FOR UPDATE), so appends serialize and the chain
-// cannot fork.
+// cannot fork. The entries are canonicalized before the transaction, so the
+// lock is held only for the inserts and the chain's hashes.
 func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Time, envs ...events.Envelope) ([]audit.Record, error) {
-	var out []audit.Record
-	err := db.InPgTx(ctx, s.pool, func(tx pgx.Tx) error {
+	recs, err := audit.NewRecords(envs, recordedAt)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	out := make([]audit.Record, 0, len(recs))
+	err = db.InPgTx(ctx, s.pool, func(tx pgx.Tx) error {
 		out = out[:0]
 		q := gen.New(tx)
 		head, err := q.AuditHeadLock(ctx)
@@ -45,17 +50,13 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 			return fmt.Errorf("audit head: %w", err)
 		}
 		seq, prev := head.Seq, head.Hash
-		for _, env := range envs {
-			fresh, err := outboxpg.MarkProcessed(ctx, tx, consumer, env.ID, recordedAt)
+		for _, r := range recs {
+			fresh, err := outboxpg.MarkProcessed(ctx, tx, consumer, r.MsgID, r.RecordedAt)
 			if err != nil {
 				return err
 			}
 			if !fresh {
 				continue
-			}
-			r, err := audit.NewRecord(env, recordedAt)
-			if err != nil {
-				return err
 			}
 			r.Seq, r.PrevHash = seq+1, prev
 			r.Hash = audit.Hash(prev, r.Entry)
@@ -64,7 +65,7 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
 			})
 			if err != nil {
-				return fmt.Errorf("audit append %s: %w", env.ID, err)
+				return fmt.Errorf("audit append %s: %w", r.MsgID, err)
 			}
 			if n == 0 {
 				continue // another consumer logged the same message

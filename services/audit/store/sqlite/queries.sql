@@ -12,6 +12,13 @@ UPDATE audit_head SET seq = @seq, hash = @hash WHERE id = 1;
 -- name: AuditAnchorSet :exec
 UPDATE audit_head SET anchor_seq = @seq, anchor_hash = @hash WHERE id = 1;
 
+-- name: AuditInboxInsert :execrows
+-- The message's id in the consumer's inbox (internal/outbox's fb_inbox):
+-- a redelivery inserts nothing and so appends nothing, even after the
+-- record itself was archived.
+INSERT INTO fb_inbox (consumer, msg_id, processed_at) VALUES (?, ?, ?)
+ON CONFLICT (consumer, msg_id) DO NOTHING;
+
 -- name: AuditRecordInsert :execrows
 -- A message already in the log (delivered on another consumer) inserts
 -- nothing.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/db"
-	outboxsqlite "github.com/firebreak-dev/firebreak/internal/outbox/sqlite"
 	"github.com/firebreak-dev/firebreak/services/audit"
 	"github.com/firebreak-dev/firebreak/services/audit/store/sqlite/gen"
 )
@@ -50,12 +49,22 @@ func (s *Store) queries(ctx context.Context) (*gen.Queries, error) {
 
 // Append implements audit.Store. SQLite transactions here are IMMEDIATE,
 // so appends from every connection and process serialize on the write lock.
+// The entries are canonicalized before the transaction, so the lock is
+// held only for the inserts and the chain's hashes.
 func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Time, envs ...events.Envelope) ([]audit.Record, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
 	prepared, err := s.queries(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []audit.Record
+	recs, err := audit.NewRecords(envs, recordedAt)
+	if err != nil {
+		return nil, err
+	}
+	at := db.FormatTime(recs[0].RecordedAt)
+	out := make([]audit.Record, 0, len(recs))
 	err = db.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		out = out[:0]
 		q := prepared.WithTx(tx)
@@ -64,26 +73,22 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 			return fmt.Errorf("audit head: %w", err)
 		}
 		seq, prev := head.Seq, head.Hash
-		for _, env := range envs {
-			fresh, err := outboxsqlite.MarkProcessed(ctx, tx, consumer, env.ID, recordedAt)
+		for _, r := range recs {
+			fresh, err := q.AuditInboxInsert(ctx, gen.AuditInboxInsertParams{Consumer: consumer, MsgID: r.MsgID, ProcessedAt: at})
 			if err != nil {
-				return err
+				return fmt.Errorf("inbox insert: %w", err)
 			}
-			if !fresh {
+			if fresh == 0 {
 				continue
-			}
-			r, err := audit.NewRecord(env, recordedAt)
-			if err != nil {
-				return err
 			}
 			r.Seq, r.PrevHash = seq+1, prev
 			r.Hash = audit.Hash(prev, r.Entry)
 			n, err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
-				Seq: r.Seq, RecordedAt: db.FormatTime(r.RecordedAt), MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
+				Seq: r.Seq, RecordedAt: at, MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
 				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
 			})
 			if err != nil {
-				return fmt.Errorf("audit append %s: %w", env.ID, err)
+				return fmt.Errorf("audit append %s: %w", r.MsgID, err)
 			}
 			if n == 0 {
 				continue // another consumer logged the same message

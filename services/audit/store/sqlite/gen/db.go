@@ -42,6 +42,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditHeadSetStmt, err = db.PrepareContext(ctx, auditHeadSet); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditHeadSet: %w", err)
 	}
+	if q.auditInboxInsertStmt, err = db.PrepareContext(ctx, auditInboxInsert); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditInboxInsert: %w", err)
+	}
 	if q.auditRecordArchiveStmt, err = db.PrepareContext(ctx, auditRecordArchive); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditRecordArchive: %w", err)
 	}
@@ -93,6 +96,11 @@ func (q *Queries) Close() error {
 	if q.auditHeadSetStmt != nil {
 		if cerr := q.auditHeadSetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing auditHeadSetStmt: %w", cerr)
+		}
+	}
+	if q.auditInboxInsertStmt != nil {
+		if cerr := q.auditInboxInsertStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditInboxInsertStmt: %w", cerr)
 		}
 	}
 	if q.auditRecordArchiveStmt != nil {
@@ -170,6 +178,7 @@ type Queries struct {
 	auditCheckpointListStmt   *sql.Stmt
 	auditHeadGetStmt          *sql.Stmt
 	auditHeadSetStmt          *sql.Stmt
+	auditInboxInsertStmt      *sql.Stmt
 	auditRecordArchiveStmt    *sql.Stmt
 	auditRecordExistsStmt     *sql.Stmt
 	auditRecordGetStmt        *sql.Stmt
@@ -188,6 +197,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		auditCheckpointListStmt:   q.auditCheckpointListStmt,
 		auditHeadGetStmt:          q.auditHeadGetStmt,
 		auditHeadSetStmt:          q.auditHeadSetStmt,
+		auditInboxInsertStmt:      q.auditInboxInsertStmt,
 		auditRecordArchiveStmt:    q.auditRecordArchiveStmt,
 		auditRecordExistsStmt:     q.auditRecordExistsStmt,
 		auditRecordGetStmt:        q.auditRecordGetStmt,

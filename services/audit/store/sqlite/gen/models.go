@@ -33,3 +33,17 @@ type AuditRecord struct {
 	PrevHash   string
 	Hash       string
 }
+
+type FbInbox struct {
+	Consumer    string
+	MsgID       string
+	ProcessedAt string
+}
+
+type FbOutbox struct {
+	Seq       int64
+	MsgID     string
+	Subject   string
+	Payload   []byte
+	CreatedAt string
+}

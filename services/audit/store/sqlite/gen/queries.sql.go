@@ -148,6 +148,28 @@ func (q *Queries) AuditHeadSet(ctx context.Context, arg AuditHeadSetParams) erro
 	return err
 }
 
+const auditInboxInsert = `-- name: AuditInboxInsert :execrows
+INSERT INTO fb_inbox (consumer, msg_id, processed_at) VALUES (?, ?, ?)
+ON CONFLICT (consumer, msg_id) DO NOTHING
+`
+
+type AuditInboxInsertParams struct {
+	Consumer    string
+	MsgID       string
+	ProcessedAt string
+}
+
+// The message's id in the consumer's inbox (internal/outbox's fb_inbox):
+// a redelivery inserts nothing and so appends nothing, even after the
+// record itself was archived.
+func (q *Queries) AuditInboxInsert(ctx context.Context, arg AuditInboxInsertParams) (int64, error) {
+	result, err := q.exec(ctx, q.auditInboxInsertStmt, auditInboxInsert, arg.Consumer, arg.MsgID, arg.ProcessedAt)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const auditRecordArchive = `-- name: AuditRecordArchive :execrows
 DELETE FROM audit_record WHERE seq <= ?
 `
