@@ -527,13 +527,23 @@ func TestK8sServiceEnvironment(t *testing.T) {
 		if !ok {
 			continue // TestEveryServiceRunsInOneContainer reports it
 		}
+		// FOO_FILE (a secret mounted as a file, Compose's way) and FOO
+		// (the value from a secretKeyRef, Kubernetes' way) are one setting.
+		setting := func(k string) string { return strings.TrimSuffix(k, "_FILE") }
+		composeSet, k8sSet := map[string]bool{}, map[string]bool{}
 		for k := range c.Services[ctr].Environment {
-			if _, ok := env[k]; strings.HasPrefix(k, "FIREBREAK_") && !ok {
+			composeSet[setting(k)] = true
+		}
+		for k := range env {
+			k8sSet[setting(k)] = true
+		}
+		for k := range c.Services[ctr].Environment {
+			if strings.HasPrefix(k, "FIREBREAK_") && !k8sSet[setting(k)] {
 				t.Errorf("%s: docker-compose.yml sets %s on %s but the Deployment does not: add it (from the ConfigMap, a value, or the Secret)", where, k, ctr)
 			}
 		}
 		for k := range env {
-			if _, ok := c.Services[ctr].Environment[k]; strings.HasPrefix(k, "FIREBREAK_") && !ok {
+			if strings.HasPrefix(k, "FIREBREAK_") && !composeSet[setting(k)] {
 				t.Errorf("docker-compose.yml: %s does not set %s, which %s sets: add it to the %s container", ctr, k, where, ctr)
 			}
 		}

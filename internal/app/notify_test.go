@@ -81,7 +81,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 	t.Cleanup(hs.Close)
 
 	cfg := devConfig(t.TempDir())
-	cfg.Slack = app.SlackConfig{BotToken: fake.Token, APIURL: dm.APIURL}
+	cfg.Slack = app.SlackConfig{BotToken: fake.Token, SigningSecret: "e2e-signing-secret", APIURL: dm.APIURL}
 	cfg.Notify.WebhookSecret = "whsec-e2e"
 	a := start(t, cfg)
 	rec := record(t, a.NATSConn())
