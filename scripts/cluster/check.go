@@ -28,7 +28,11 @@ func quiet(ctx context.Context, js jetstream.JetStream, pool *pgxpool.Pool, time
 	calm := 0
 	lastLog := time.Now()
 	return poll(ctx, timeout, "consumers drained and outboxes empty", func() (bool, error) {
-		busy, err := busyness(ctx, js, pool)
+		// Each look is bounded on its own: a JetStream API request that
+		// gets no answer while a node rejoins must not eat the whole wait.
+		lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		busy, err := busyness(lctx, js, pool)
+		cancel()
 		if time.Since(lastLog) > 10*time.Second {
 			lastLog = time.Now()
 			logf(out, "still waiting: %s %v", busy, err)

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"sync"
@@ -136,9 +137,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case err != nil:
+		printLogTails(stderr, dir)
 		fmt.Fprintf(stderr, "cluster: %v\n(logs in %s)\n", err, dir)
 		return 1
 	case len(rep.Failures) > 0:
+		printLogTails(stderr, dir)
 		fmt.Fprintf(stderr, "cluster: FAIL: %d problems (logs in %s)\n", len(rep.Failures), dir)
 		return 1
 	}
@@ -400,5 +403,35 @@ func printReport(w io.Writer, rep *report, asJSON bool) {
 	}
 	for _, f := range rep.Failures {
 		fmt.Fprintf(w, "  FAIL: %s\n", f)
+	}
+}
+
+// printLogTails prints the last warnings and errors of every process log in
+// dir, so that a failure on a machine whose log directory is gone (CI) still
+// says what the processes complained about.
+func printLogTails(w io.Writer, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var bad []string
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") ||
+				strings.Contains(line, "panic") || strings.Contains(line, "[ERR]") || strings.Contains(line, "[WRN]") {
+				bad = append(bad, line)
+			}
+		}
+		if len(bad) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "--- %s: %d warnings/errors, the last ones:\n", filepath.Base(f), len(bad))
+		for _, line := range bad[max(0, len(bad)-8):] {
+			if len(line) > 400 {
+				line = line[:400] + "…"
+			}
+			fmt.Fprintln(w, "   ", line)
+		}
 	}
 }
