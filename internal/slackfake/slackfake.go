@@ -163,6 +163,13 @@ type rateLimit struct {
 // New starts a fake and stops it when the test ends.
 func New(t testing.TB, cfg Config) *Server {
 	t.Helper()
+	s := Start(cfg)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake outside a test (the cluster harness); Close stops it.
+func Start(cfg Config) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		Token:      cfg.Token,
@@ -177,9 +184,11 @@ func New(t testing.TB, cfg Config) *Server {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
 	s.APIURL = s.srv.URL + "/api/"
-	t.Cleanup(s.srv.Close)
 	return s
 }
+
+// Close stops the fake's HTTP server.
+func (s *Server) Close() { s.srv.Close() }
 
 // AddUser seeds a workspace member and returns it with its id.
 func (s *Server) AddUser(u User) User {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/bus"
 	"github.com/firebreak-dev/firebreak/internal/client"
+	"github.com/firebreak-dev/firebreak/internal/slackfake"
 	"github.com/firebreak-dev/firebreak/services/incident"
 )
 
@@ -197,6 +200,10 @@ type report struct {
 	TimersFired       int      `json:"timers_fired"`
 	Pages             int      `json:"pages"`
 	PagesExpected     int      `json:"pages_expected"`
+	SlackPages        int      `json:"slack_pages"`
+	SlackPageDups     int      `json:"slack_pages_duplicated"`
+	SlackMessages     int      `json:"slack_incident_messages"`
+	SlackMessageDups  int      `json:"slack_incident_messages_duplicated"`
 	AuditRecords      int      `json:"audit_records"`
 	AuditMissing      int      `json:"audit_missing"`
 	DeadLettered      uint64   `json:"dead_lettered"`
@@ -340,6 +347,7 @@ func verify(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, rep *r
 		}
 	}
 
+	var pagedNumbers []int64
 	for k := range l.keys {
 		key := keyService(k) + "/" + keyDedup(k)
 		got := byKey[key]
@@ -392,6 +400,7 @@ func verify(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, rep *r
 				rep.fail("INC-%d (%s): status %s, want %s", r.number, key, r.status, wantStatus)
 			}
 			if paged(g) {
+				pagedNumbers = append(pagedNumbers, r.number)
 				rep.PagesExpected++
 				if pages[r.id] != 1 {
 					rep.fail("INC-%d (%s): %d pages, want 1", r.number, key, pages[r.id])
@@ -405,6 +414,15 @@ func verify(ctx context.Context, c *cluster, l *load, pool *pgxpool.Pool, rep *r
 
 	// The API agrees with the database.
 	if err := checkAPI(ctx, l, incs, rep); err != nil {
+		return err
+	}
+
+	// Slack saw each page once and one incident message per incident.
+	numbers := make([]int64, 0, len(incs))
+	for _, r := range incs {
+		numbers = append(numbers, r.number)
+	}
+	if err := checkSlack(ctx, c.slack, numbers, pagedNumbers, rep); err != nil {
 		return err
 	}
 
@@ -526,4 +544,72 @@ func describeCluster(info *jetstream.StreamInfo) string {
 		return "no cluster information"
 	}
 	return fmt.Sprintf("leader %q with %d followers", info.Cluster.Leader, len(info.Cluster.Replicas))
+}
+
+var incRef = regexp.MustCompile(`\bINC-(\d+)\b`)
+
+// slackCounts counts the top-level messages of a fake Slack channel by the
+// first incident number they name.
+func slackCounts(fake *slackfake.Server, channel string) map[int64]int {
+	out := map[int64]int{}
+	ch, ok := fake.Channel(channel)
+	if !ok {
+		return out
+	}
+	for _, m := range fake.Messages(ch.ID) {
+		if m.ThreadTS != "" && m.ThreadTS != m.TS {
+			continue // a reply in an incident message's thread
+		}
+		if sm := incRef.FindStringSubmatch(m.Text); sm != nil {
+			n, _ := strconv.ParseInt(sm[1], 10, 64)
+			out[n]++
+		}
+	}
+	return out
+}
+
+// checkSlack waits (up to a minute: notify and slack work off the events
+// asynchronously) until the fake Slack holds a page for every paged
+// incident and an incident message for every incident, then fails on any
+// missing or duplicated one.
+func checkSlack(ctx context.Context, fake *slackfake.Server, all, paged []int64, rep *report) error {
+	complete := func(counts map[int64]int, want []int64) bool {
+		for _, n := range want {
+			if counts[n] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	var pages, msgs map[int64]int
+	_ = poll(ctx, time.Minute, "Slack deliveries", func() (bool, error) {
+		pages, msgs = slackCounts(fake, slackPages), slackCounts(fake, slackIncidents)
+		return complete(pages, paged) && complete(msgs, all), nil
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	check := func(counts map[int64]int, want []int64, what string, delivered, dups *int) {
+		wanted := map[int64]bool{}
+		for _, n := range want {
+			wanted[n] = true
+			switch c := counts[n]; {
+			case c == 0:
+				rep.fail("Slack: no %s for INC-%d", what, n)
+			case c > 1:
+				*dups += c - 1
+				rep.fail("Slack: %d %ss for INC-%d, want 1", c, what, n)
+			}
+			*delivered += min(counts[n], 1)
+		}
+		for n, c := range counts {
+			if !wanted[n] {
+				*dups += c
+				rep.fail("Slack: %d unexpected %ss for INC-%d", c, what, n)
+			}
+		}
+	}
+	check(pages, paged, "page", &rep.SlackPages, &rep.SlackPageDups)
+	check(msgs, all, "incident message", &rep.SlackMessages, &rep.SlackMessageDups)
+	return nil
 }

@@ -23,7 +23,10 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/app"
 	"github.com/firebreak-dev/firebreak/internal/bus"
+	"github.com/firebreak-dev/firebreak/internal/slackfake"
 	"github.com/firebreak-dev/firebreak/services/audit"
+	"github.com/firebreak-dev/firebreak/services/notify"
+	"github.com/firebreak-dev/firebreak/services/slack"
 )
 
 // natsNode is one nats-server process of the cluster.
@@ -59,6 +62,9 @@ type cluster struct {
 	token    string
 	auditKey string
 	replicas map[string][]*replica
+	// slack is the fake Slack workspace the notify and slack replicas talk
+	// to: pages land in #harness-pages, incident messages in #incidents.
+	slack *slackfake.Server
 
 	nc *nats.Conn
 	js jetstream.JetStream
@@ -231,8 +237,12 @@ func (c *cluster) serveArgs(service string, port int) []string {
 // secrets some services read.
 func (c *cluster) serviceEnv(service string) []string {
 	env := []string{"FIREBREAK_ADMIN_TOKEN=" + c.token}
-	if service == audit.Name {
+	switch service {
+	case audit.Name:
 		env = append(env, "FIREBREAK_AUDIT_SIGNING_KEY="+c.auditKey)
+	case notify.Name, slack.Name:
+		env = append(env, "FIREBREAK_SLACK_BOT_TOKEN="+c.slack.Token, "FIREBREAK_SLACK_API_URL="+c.slack.APIURL,
+			"FIREBREAK_SLACK_SIGNING_SECRET="+c.token+"-slack", "FIREBREAK_SLACK_CHANNEL="+slackIncidents)
 	}
 	return env
 }
@@ -322,11 +332,22 @@ func (c *cluster) waitReadyOnce(ctx context.Context, r *replica) error {
 func newCluster(cfg config, dir, fb, node, pgURL string) *cluster {
 	seed := make([]byte, 32)
 	_, _ = rand.Read(seed)
+	fake := slackfake.Start(slackfake.Config{})
+	fake.AddChannel(strings.TrimPrefix(slackIncidents, "#"))
+	fake.AddChannel(strings.TrimPrefix(slackPages, "#"))
 	return &cluster{
 		cfg: cfg, dir: dir, fb: fb, node: node, ps: &procs{}, ports: &ports{},
 		pgURL: pgURL, token: "fb_admin_" + randomHex(24), auditKey: base64.StdEncoding.EncodeToString(seed),
+		slack: fake,
 	}
 }
+
+// The fake Slack's channels: the slack service's incident messages and the
+// escalation policy's page target.
+const (
+	slackIncidents = "#incidents"
+	slackPages     = "#harness-pages"
+)
 
 func (c *cluster) start(ctx context.Context, replicas int) error {
 	if err := c.startNATS(ctx); err != nil {
@@ -344,6 +365,9 @@ func (c *cluster) close() {
 		c.nc.Close()
 	}
 	c.ps.stopAll(10 * time.Second)
+	if c.slack != nil {
+		c.slack.Close()
+	}
 }
 
 // killReplica kill -9s a replica, starts it again at once on the same port

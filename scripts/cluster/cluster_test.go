@@ -12,7 +12,8 @@ import (
 // acknowledgements and resolutions, while one replica of each service is
 // kill -9ed and restarted and one NATS node is stopped and started. It
 // fails on any lost or duplicated alert, missing or duplicated incident,
-// wrong final state, effect applied twice, missing audit record or broken
+// wrong final state, effect applied twice, page or incident message sent
+// to the fake Slack twice (or never), missing audit record or broken
 // audit chain (see verify).
 func TestCluster(t *testing.T) {
 	if testing.Short() {

@@ -47,7 +47,8 @@ func paged(group int) bool { return group == groupResolveAPI || group == groupOp
 
 // pagingConfig is applied through the escalation service's API before the
 // load: the four services, one user, one policy whose first level pages
-// that user at once and whose next level is far beyond the run.
+// the fake Slack's #harness-pages at once and whose next level is far
+// beyond the run.
 func pagingConfig(ackTimeout time.Duration) string {
 	return fmt.Sprintf(`services:
   - {name: cl-ack, ack_timeout: %s}
@@ -67,8 +68,8 @@ policies:
     levels:
       - delay: 24h
         targets:
-          - user: cl-user
-`, ackTimeout)
+          - slack_channel: "%s"
+`, ackTimeout, slackPages)
 }
 
 // outcome of one alert, over all its attempts.

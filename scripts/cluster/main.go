@@ -17,7 +17,10 @@
 // accepted alert was stored and counted once, that exactly the expected
 // incidents exist in the expected states, that each effect (trigger,
 // acknowledgement, resolution, timer-driven escalation, page) happened once,
-// that the audit log holds every alert and event and verifies. It prints
+// that a fake Slack workspace (internal/slackfake, served by the harness;
+// notify and slack replicas point FIREBREAK_SLACK_API_URL at it) received
+// each page once and one incident message per incident, and that the audit
+// log holds every alert and event and verifies. It prints
 // the figures and exits 1 on any loss or duplicate.
 //
 //	go run ./scripts/cluster                                   # 20 000 alerts over 60 s
@@ -392,6 +395,8 @@ func printReport(w io.Writer, rep *report, asJSON bool) {
 	row("duplicate effects (events)", rep.DupEvents)
 	row("ack timers fired / expected", fmt.Sprintf("%d / %d", rep.TimersFired, rep.TimersExpected))
 	row("pages requested / expected", fmt.Sprintf("%d / %d", rep.Pages, rep.PagesExpected))
+	row("Slack pages delivered (duplicated)", fmt.Sprintf("%d (%d)", rep.SlackPages, rep.SlackPageDups))
+	row("Slack incident messages (duplicated)", fmt.Sprintf("%d (%d)", rep.SlackMessages, rep.SlackMessageDups))
 	row("audit records (missing alerts+events)", fmt.Sprintf("%d (%d)", rep.AuditRecords, rep.AuditMissing))
 	row("dead-lettered", rep.DeadLettered)
 	row("streams with 3 replicas", rep.Streams3)
