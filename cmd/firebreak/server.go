@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/firebreak-dev/firebreak/examples"
 	"github.com/firebreak-dev/firebreak/internal/app"
@@ -116,14 +117,7 @@ even after kill -9, resumes where it stopped.`,
 	f.BoolVar(&sample, "sample", true, "apply the example paging configuration (if none) and raise a sample alert at start")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered (after a crash, in-flight messages arrive this late)")
 	nf = addNotifyFlags(f)
-	slackCfg = &app.SlackConfig{}
-	f.StringVar(&slackCfg.BotToken, "slack-bot-token", "", "Slack bot token (xoxb-…); without it the slack service is off (prefer FIREBREAK_SLACK_BOT_TOKEN)")
-	f.StringVar(&slackCfg.SigningSecret, "slack-signing-secret", "", "Slack signing secret verifying /slack/interactions and /slack/commands (prefer FIREBREAK_SLACK_SIGNING_SECRET)")
-	f.StringVar(&slackCfg.AppToken, "slack-app-token", "", "Slack app-level token (xapp-…): clicks and slash commands over Socket Mode instead of public endpoints")
-	f.StringVar(&slackCfg.APIURL, "slack-api-url", "", "Slack Web API base URL (default https://slack.com/api/)")
-	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
-	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", true, "make an unknown Slack user a responder on first interaction")
-	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
+	slackCfg = addSlackFlags(f, true)
 	postmortemFlags(f, &pm)
 	vf.add(f)
 	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
@@ -260,14 +254,7 @@ FIREBREAK_AUDIT_SIGNING_KEY.`, strings.Join(app.Services, ", ")),
 	f.BoolVar(&autoCreate, "auto-create-services", false, "create technical services on first use")
 	f.DurationVar(&ackWait, "ack-wait", 30*time.Second, "how long consumers have to acknowledge a message before it is redelivered")
 	nf = addNotifyFlags(f)
-	slackCfg = &app.SlackConfig{}
-	f.StringVar(&slackCfg.BotToken, "slack-bot-token", "", "Slack bot token (xoxb-…); without it the slack service is off (prefer FIREBREAK_SLACK_BOT_TOKEN)")
-	f.StringVar(&slackCfg.SigningSecret, "slack-signing-secret", "", "Slack signing secret verifying /slack/interactions and /slack/commands (prefer FIREBREAK_SLACK_SIGNING_SECRET)")
-	f.StringVar(&slackCfg.AppToken, "slack-app-token", "", "Slack app-level token (xapp-…): clicks and slash commands over Socket Mode instead of public endpoints")
-	f.StringVar(&slackCfg.APIURL, "slack-api-url", "", "Slack Web API base URL (default https://slack.com/api/)")
-	f.StringVar(&slackCfg.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
-	f.BoolVar(&slackCfg.AutoProvision, "slack-auto-provision", false, "make an unknown Slack user a responder on first interaction")
-	f.StringSliceVar(&slackCfg.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
+	slackCfg = addSlackFlags(f, false)
 	postmortemFlags(f, &pm)
 	vf.add(f)
 	f.StringSliceVar(&vf.contacts, "security-contact", nil, securityContactHelp)
@@ -364,4 +351,18 @@ func applySampleConfig(ctx context.Context, c *client.Client) error {
 	}
 	_, err = c.ApplyConfig(ctx, cfg, false)
 	return err
+}
+
+// addSlackFlags registers the Slack app's flags (dev and serve share them;
+// only the auto-provisioning default differs).
+func addSlackFlags(f *pflag.FlagSet, autoProvision bool) *app.SlackConfig {
+	c := &app.SlackConfig{}
+	f.StringVar(&c.BotToken, "slack-bot-token", "", "Slack bot token (xoxb-…); without it the slack service is off (prefer FIREBREAK_SLACK_BOT_TOKEN)")
+	f.StringVar(&c.SigningSecret, "slack-signing-secret", "", "Slack signing secret verifying /slack/interactions and /slack/commands (prefer FIREBREAK_SLACK_SIGNING_SECRET)")
+	f.StringVar(&c.AppToken, "slack-app-token", "", "Slack app-level token (xapp-…): clicks and slash commands over Socket Mode instead of public endpoints")
+	f.StringVar(&c.APIURL, "slack-api-url", "", "Slack Web API base URL (default https://slack.com/api/)")
+	f.StringVar(&c.Channel, "slack-channel", "#incidents", "Slack channel for incident messages")
+	f.BoolVar(&c.AutoProvision, "slack-auto-provision", autoProvision, "make an unknown Slack user a responder on first interaction")
+	f.StringSliceVar(&c.ChannelSeverities, "slack-channel-severities", nil, "severities that get a Slack channel #inc-<n>-<title>, e.g. SEV1,SEV2")
+	return c
 }
