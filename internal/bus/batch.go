@@ -56,7 +56,8 @@ type batchConsumer struct {
 // HandleBatch creates or updates the durable consumer cfg describes and has
 // Run feed h with batches of its messages, in stream order. Order holds
 // across processes too: the consumer pins one client (JetStream priority
-// group, PriorityPolicyPinned) and allows cfg.Size unacknowledged messages,
+// group, PriorityPolicyPinned) and allows 2 × cfg.Size unacknowledged
+// messages (the batch being handled and the next one, fetched meanwhile),
 // so a second process only takes over once the first stopped pulling for
 // AckWait, and never while one of its batches is unacknowledged.
 //
@@ -124,7 +125,8 @@ func (r *Router) addBatch(cfg BatchConfig, check func(jetstream.Msg) error, run 
 		cfg.Linger = DefaultBatchLinger
 	}
 	cfg.Workers = 1
-	cfg.MaxAckPending = cfg.Size
+	// One batch being handled and the next one fetched (runBatch).
+	cfg.MaxAckPending = 2 * cfg.Size
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -163,29 +165,57 @@ func msgID(jm jetstream.Msg) string {
 	return ""
 }
 
-// runBatch fetches and handles batches until ctx ends.
+// runBatch fetches and handles batches until ctx ends. The next batch is
+// fetched while the current one is handled (MaxAckPending is twice Size),
+// so the handler does not wait for a round trip to NATS between batches;
+// batches are still handled one after the other, in stream order.
 func (r *Router) runBatch(ctx context.Context, b *batchConsumer) {
+	type fetched struct {
+		msgs []jetstream.Msg
+		err  error
+	}
+	next := make(chan fetched)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			msgs, err := b.fetch(ctx)
+			select {
+			case next <- fetched{msgs, err}:
+			case <-ctx.Done():
+				// Not handled: give them back at once rather than after AckWait.
+				for _, jm := range msgs {
+					_ = jm.Nak()
+				}
+				return
+			}
+		}
+	}()
+	defer func() { <-done }()
 	pause := time.Duration(0)
-	for ctx.Err() == nil {
-		if pause > 0 {
+	for {
+		var f fetched
+		select {
+		case <-ctx.Done():
+			return
+		case f = <-next:
+		}
+		if f.err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.logger.Warn("batch fetch failed", "consumer", b.cfg.Name, "err", f.err)
+			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(pause):
 			}
-		}
-		msgs, err := b.fetch(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.logger.Warn("batch fetch failed", "consumer", b.cfg.Name, "err", err)
-			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
 			continue
 		}
 		pause = 0
-		if len(msgs) > 0 {
-			r.settleBatch(ctx, b, msgs)
+		if len(f.msgs) > 0 {
+			r.settleBatch(ctx, b, f.msgs)
 		}
 	}
 }
@@ -251,9 +281,11 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 		r.logger.Warn("batch failed; handling its messages one at a time", "consumer", cfg.Name, "size", len(keep), "err", err)
 	}
 	// One at a time, in order, so that a bad message is singled out. A
-	// transient failure is retried here, holding the later messages (and,
-	// with MaxAckPending = Size, everything newer) back: nacking would let
-	// a newer message overtake the one being retried.
+	// transient failure is retried here, holding the later messages (and
+	// the next batch, already fetched) back: nacking would let a newer
+	// message overtake the one being retried. Should the retries outlast
+	// AckWait, JetStream redelivers the held messages after the originals;
+	// handlers are idempotent, so the copies change nothing.
 	retries := 0
 	for i := 0; i < len(keep); {
 		jm := keep[i]
