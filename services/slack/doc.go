@@ -28,9 +28,13 @@
 //     this at-least-once behaviour over at-most-once, which could lose
 //     the incident message entirely.
 //
-// Effects of one incident are serialized in the process; two replicas of
-// the service could both post an incident's first message in a race (one
-// replica per deployment is assumed).
+// Effects of one incident are serialized in the process by a lock and
+// across replicas by a lease in the database (slack_flush_lease, 30 s):
+// only the holder performs the incident's effects; a replica that finds
+// the lease taken leaves the effects it added to the holder, which looks
+// again after giving the lease up. A holder that dies keeps the lease
+// until it runs out; the next sweep (every minute) then performs what it
+// left.
 //
 // Commands issued for Slack users go through the service's outbox (with a
 // row remembering who issued them, so a command.rejected event is told to

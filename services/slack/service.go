@@ -2,9 +2,12 @@ package slack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -81,9 +84,12 @@ type Service struct {
 	replay *replayCache
 
 	// locks serializes Slack effects per incident in this process, so two
-	// events of one incident never post its message twice.
+	// events of one incident never post its message twice; owner names
+	// this process in the store's flush leases, which do the same across
+	// replicas.
 	locksMu sync.Mutex
 	locks   map[string]*incidentLock
+	owner   string
 
 	jobs chan job
 }
@@ -125,6 +131,7 @@ func New(store Store, api API, dir Directory, logger *slog.Logger, cfg Config) (
 		store: store, api: api, dir: dir, log: logger, cfg: cfg,
 		replay: newReplayCache(4096),
 		locks:  map[string]*incidentLock{},
+		owner:  newOwnerID(),
 		jobs:   make(chan job, 1024),
 	}, nil
 }
@@ -230,8 +237,40 @@ func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	return s.flushLocked(ctx, incidentID)
 }
 
-// flushLocked is Flush for a caller holding the incident's lock.
+// flushLease is how long a replica may perform an incident's effects
+// before another may take over (a crashed holder's lease runs out).
+const flushLease = 30 * time.Second
+
+// flushLocked is Flush for a caller holding the incident's lock. Across
+// replicas the incident's flush lease decides: without it, the replica
+// leaves the effects it added to the holder, which looks for new effects
+// again after giving the lease up. Effects of a holder that died wait for
+// the lease to run out and the next sweep.
 func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
+	for {
+		// Nothing to do (the first time round), or nothing added by another
+		// replica while this one held the lease (after that).
+		effects, err := s.store.Effects(ctx, incidentID)
+		if err != nil || len(effects) == 0 {
+			return err
+		}
+		ok, err := s.store.FlushClaim(ctx, incidentID, s.owner, s.now().Add(flushLease))
+		if err != nil || !ok {
+			return err
+		}
+		err = s.performEffects(ctx, incidentID)
+		if rerr := s.store.FlushRelease(context.WithoutCancel(ctx), incidentID, s.owner); err == nil {
+			err = rerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// performEffects performs an incident's pending effects in order,
+// deleting each once Slack accepted it.
+func (s *Service) performEffects(ctx context.Context, incidentID string) error {
 	effects, err := s.store.Effects(ctx, incidentID)
 	if err != nil || len(effects) == 0 {
 		return err
@@ -255,6 +294,14 @@ func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
 		}
 	}
 	return nil
+}
+
+// newOwnerID names this process in flush leases.
+func newOwnerID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	host, _ := os.Hostname()
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b)
 }
 
 func (s *Service) perform(ctx context.Context, inc *Incident, e Effect) error {

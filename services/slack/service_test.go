@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,4 +379,68 @@ func TestChannelName(t *testing.T) {
 			t.Errorf("ChannelName(%q) = %q, want %q", title, got, want)
 		}
 	}
+}
+
+// TestReplicasPostOnce: two replicas of the service (two Services on one
+// database) handle events of the same incidents at the same moment; each
+// incident still gets exactly one message, kept current by updates, since
+// only the holder of an incident's flush lease performs its effects.
+func TestReplicasPostOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	replica := func() *slack.Service {
+		svc, err := slack.New(h.store, slowPost{slackapi.New(h.fake.Token, slackapi.OptionAPIURL(h.fake.APIURL))}, nil, nil,
+			slack.Config{Channel: "incidents", BaseURL: "https://firebreak.example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	r1, r2 := replica(), replica()
+	const n = 20
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range n {
+		id := fmt.Sprintf("0195f3a2-7c4e-7b3a-9d2e-%012d", i)
+		ref := events.IncidentRef{IncidentID: id, Number: int64(100 + i), Version: 1}
+		trig := events.MustNew(events.TypeIncidentTriggered, "incident", id, events.System("incident"), events.IncidentTriggered{
+			IncidentRef: ref, Service: "checkout", DedupKey: id, Title: "replica race", Severity: "SEV3"}, events.At(t0))
+		ref.Version = 2
+		ack := events.MustNew(events.TypeIncidentAcknowledged, "incident", id, events.Actor{Kind: events.ActorUser, ID: "alice"},
+			events.IncidentTransitioned{IncidentRef: ref, From: "triggered", To: "acknowledged"}, events.At(t0.Add(time.Minute)))
+		// The trigger on one replica, the acknowledgement on the other, at
+		// once: both find the incident's message not posted yet.
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = r1.HandleIncidentEvent(ctx, trig) }()
+		go func() { defer wg.Done(); _ = r2.HandleIncidentEvent(ctx, ack) }()
+	}
+	wg.Wait()
+	// Nothing is left for the sweep: what a replica skipped because the
+	// other held the lease, the holder performed after it.
+	if ids, _ := h.store.EffectIncidents(ctx, 100); len(ids) != 0 {
+		t.Errorf("effects left pending for %v", ids)
+	}
+	perIncident := map[string]int{}
+	for _, m := range h.fake.Messages(h.ch) {
+		if m.ThreadTS == "" {
+			perIncident[strings.Fields(m.Text)[0]]++
+		}
+	}
+	if len(perIncident) != n {
+		t.Fatalf("messages for %d incidents, want %d: %v", len(perIncident), n, perIncident)
+	}
+	for k, c := range perIncident {
+		if c != 1 {
+			t.Errorf("%s: %d incident messages, want 1", k, c)
+		}
+	}
+}
+
+// slowPost is a Slack client whose chat.postMessage takes 20 ms longer, so
+// that replicas racing on one incident overlap in it.
+type slowPost struct{ *slackapi.Client }
+
+func (c slowPost) PostMessageContext(ctx context.Context, ch string, opts ...slackapi.MsgOption) (string, string, error) {
+	time.Sleep(20 * time.Millisecond)
+	return c.Client.PostMessageContext(ctx, ch, opts...)
 }

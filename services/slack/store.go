@@ -111,6 +111,12 @@ type Store interface {
 	// EffectIncidents lists up to limit incidents with pending effects.
 	EffectIncidents(ctx context.Context, limit int) ([]string, error)
 	EffectDelete(ctx context.Context, seq int64) error
+	// FlushClaim takes, or renews, owner's lease on an incident's effects
+	// until the given time; false means another owner holds an unexpired
+	// lease (another replica is performing them).
+	FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error)
+	// FlushRelease gives owner's lease up.
+	FlushRelease(ctx context.Context, incidentID, owner string) error
 	UserGet(ctx context.Context, slackUserID string) (UserLink, error)
 	// UserByFirebreakID finds the Slack user most recently linked to a
 	// firebreak user.

@@ -133,6 +133,33 @@ func Run(t *testing.T, open func(t *testing.T) slack.Store) {
 		}
 	})
 
+	t.Run("flush lease", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		claim := func(owner string, until time.Time, want bool) {
+			t.Helper()
+			ok, err := s.FlushClaim(ctx, "a", owner, until)
+			if err != nil || ok != want {
+				t.Fatalf("FlushClaim(%s) = %v, %v; want %v", owner, ok, err, want)
+			}
+		}
+		later := time.Now().Add(time.Minute)
+		claim("r1", later, true)
+		claim("r2", later, false) // r1 holds it
+		claim("r1", later, true)  // r1 renews it
+		if ok, err := s.FlushClaim(ctx, "b", "r2", later); err != nil || !ok {
+			t.Fatalf("a lease on another incident: %v %v", ok, err)
+		}
+		must(t, s.FlushRelease(ctx, "a", "r2")) // not r2's: no effect
+		claim("r2", later, false)
+		must(t, s.FlushRelease(ctx, "a", "r1"))
+		claim("r2", later, true)
+		// An expired lease (a crashed holder) is taken over.
+		must(t, s.FlushRelease(ctx, "a", "r2"))
+		claim("r3", time.Now().Add(-time.Second), true)
+		claim("r4", later, true)
+	})
+
 	t.Run("users", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

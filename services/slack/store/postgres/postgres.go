@@ -128,6 +128,18 @@ func (s *Store) EffectDelete(ctx context.Context, seq int64) error {
 	return s.q.SlackEffectDelete(ctx, seq)
 }
 
+// FlushClaim implements slack.Store: one upsert, atomic across replicas.
+func (s *Store) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
+	n, err := s.q.SlackFlushClaim(ctx, gen.SlackFlushClaimParams{IncidentID: incidentID, Owner: owner,
+		UntilMs: until.UnixMilli(), NowMs: s.now().UnixMilli()})
+	return n == 1, err
+}
+
+// FlushRelease implements slack.Store.
+func (s *Store) FlushRelease(ctx context.Context, incidentID, owner string) error {
+	return s.q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
+}
+
 // UserGet implements slack.Store.
 func (s *Store) UserGet(ctx context.Context, id string) (slack.UserLink, error) {
 	return user(s.q.SlackUserGet(ctx, id))

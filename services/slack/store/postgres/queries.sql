@@ -68,3 +68,13 @@ ON CONFLICT (command_id) DO NOTHING;
 
 -- name: SlackCommandGet :one
 SELECT * FROM slack_command WHERE command_id = $1;
+
+-- name: SlackFlushClaim :execrows
+-- Takes (or renews) the lease on an incident's effects unless another
+-- owner holds an unexpired one.
+INSERT INTO slack_flush_lease (incident_id, owner, until_ms) VALUES ($1, $2, $3)
+ON CONFLICT (incident_id) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+WHERE slack_flush_lease.until_ms < sqlc.arg(now_ms) OR slack_flush_lease.owner = excluded.owner;
+
+-- name: SlackFlushRelease :exec
+DELETE FROM slack_flush_lease WHERE incident_id = $1 AND owner = $2;

@@ -68,3 +68,14 @@ ON CONFLICT (command_id) DO NOTHING;
 
 -- name: SlackCommandGet :one
 SELECT * FROM slack_command WHERE command_id = ?;
+
+-- name: SlackFlushLease :one
+-- The lease on an incident's effects (SQLite has one writer, so reading it
+-- and then writing it in one transaction is the claim).
+SELECT owner, until_ms FROM slack_flush_lease WHERE incident_id = ?;
+
+-- name: SlackFlushPut :exec
+INSERT OR REPLACE INTO slack_flush_lease (incident_id, owner, until_ms) VALUES (?, ?, ?);
+
+-- name: SlackFlushRelease :exec
+DELETE FROM slack_flush_lease WHERE incident_id = ? AND owner = ?;

@@ -160,6 +160,35 @@ func (s *Store) EffectDelete(ctx context.Context, seq int64) error {
 	return s.queries(ctx).SlackEffectDelete(ctx, seq)
 }
 
+// FlushClaim implements slack.Store: read and write the lease in one
+// transaction under the store's write lock.
+func (s *Store) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	claimed := false
+	err := db.InTx(ctx, s.db, func(tx *sql.Tx) error {
+		q := s.queries(ctx).WithTx(tx)
+		l, err := q.SlackFlushLease(ctx, incidentID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case l.Owner != owner && l.UntilMs >= s.now().UnixMilli():
+			return nil
+		}
+		claimed = true
+		return q.SlackFlushPut(ctx, gen.SlackFlushPutParams{IncidentID: incidentID, Owner: owner, UntilMs: until.UnixMilli()})
+	})
+	return claimed && err == nil, err
+}
+
+// FlushRelease implements slack.Store.
+func (s *Store) FlushRelease(ctx context.Context, incidentID, owner string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.queries(ctx).SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
+}
+
 // UserGet implements slack.Store.
 func (s *Store) UserGet(ctx context.Context, id string) (slack.UserLink, error) {
 	return user(s.queries(ctx).SlackUserGet(ctx, id))

@@ -25,6 +25,12 @@ type SlackEffect struct {
 	CreatedAt  pgtype.Timestamptz
 }
 
+type SlackFlushLease struct {
+	IncidentID string
+	Owner      string
+	UntilMs    int64
+}
+
 type SlackIncident struct {
 	ID             string
 	Number         int64

@@ -144,6 +144,48 @@ func (q *Queries) SlackEffectList(ctx context.Context, incidentID string) ([]Sla
 	return items, nil
 }
 
+const slackFlushClaim = `-- name: SlackFlushClaim :execrows
+INSERT INTO slack_flush_lease (incident_id, owner, until_ms) VALUES ($1, $2, $3)
+ON CONFLICT (incident_id) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+WHERE slack_flush_lease.until_ms < $4 OR slack_flush_lease.owner = excluded.owner
+`
+
+type SlackFlushClaimParams struct {
+	IncidentID string
+	Owner      string
+	UntilMs    int64
+	NowMs      int64
+}
+
+// Takes (or renews) the lease on an incident's effects unless another
+// owner holds an unexpired one.
+func (q *Queries) SlackFlushClaim(ctx context.Context, arg SlackFlushClaimParams) (int64, error) {
+	result, err := q.db.Exec(ctx, slackFlushClaim,
+		arg.IncidentID,
+		arg.Owner,
+		arg.UntilMs,
+		arg.NowMs,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const slackFlushRelease = `-- name: SlackFlushRelease :exec
+DELETE FROM slack_flush_lease WHERE incident_id = $1 AND owner = $2
+`
+
+type SlackFlushReleaseParams struct {
+	IncidentID string
+	Owner      string
+}
+
+func (q *Queries) SlackFlushRelease(ctx context.Context, arg SlackFlushReleaseParams) error {
+	_, err := q.db.Exec(ctx, slackFlushRelease, arg.IncidentID, arg.Owner)
+	return err
+}
+
 const slackIncidentByChannel = `-- name: SlackIncidentByChannel :one
 SELECT id, number, title, severity, service, status, alert_count, assignee, acknowledged_by, resolved_by, version, updated_at, channel, message_ts, inc_channel, inc_message_ts, topic FROM slack_incident WHERE inc_channel = $1 AND inc_channel <> '' LIMIT 1
 `

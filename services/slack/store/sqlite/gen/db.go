@@ -42,6 +42,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.slackEffectListStmt, err = db.PrepareContext(ctx, slackEffectList); err != nil {
 		return nil, fmt.Errorf("error preparing query SlackEffectList: %w", err)
 	}
+	if q.slackFlushLeaseStmt, err = db.PrepareContext(ctx, slackFlushLease); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackFlushLease: %w", err)
+	}
+	if q.slackFlushPutStmt, err = db.PrepareContext(ctx, slackFlushPut); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackFlushPut: %w", err)
+	}
+	if q.slackFlushReleaseStmt, err = db.PrepareContext(ctx, slackFlushRelease); err != nil {
+		return nil, fmt.Errorf("error preparing query SlackFlushRelease: %w", err)
+	}
 	if q.slackIncidentByChannelStmt, err = db.PrepareContext(ctx, slackIncidentByChannel); err != nil {
 		return nil, fmt.Errorf("error preparing query SlackIncidentByChannel: %w", err)
 	}
@@ -105,6 +114,21 @@ func (q *Queries) Close() error {
 	if q.slackEffectListStmt != nil {
 		if cerr := q.slackEffectListStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing slackEffectListStmt: %w", cerr)
+		}
+	}
+	if q.slackFlushLeaseStmt != nil {
+		if cerr := q.slackFlushLeaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackFlushLeaseStmt: %w", cerr)
+		}
+	}
+	if q.slackFlushPutStmt != nil {
+		if cerr := q.slackFlushPutStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackFlushPutStmt: %w", cerr)
+		}
+	}
+	if q.slackFlushReleaseStmt != nil {
+		if cerr := q.slackFlushReleaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing slackFlushReleaseStmt: %w", cerr)
 		}
 	}
 	if q.slackIncidentByChannelStmt != nil {
@@ -202,6 +226,9 @@ type Queries struct {
 	slackEffectDeleteStmt       *sql.Stmt
 	slackEffectIncidentsStmt    *sql.Stmt
 	slackEffectListStmt         *sql.Stmt
+	slackFlushLeaseStmt         *sql.Stmt
+	slackFlushPutStmt           *sql.Stmt
+	slackFlushReleaseStmt       *sql.Stmt
 	slackIncidentByChannelStmt  *sql.Stmt
 	slackIncidentByNumberStmt   *sql.Stmt
 	slackIncidentGetStmt        *sql.Stmt
@@ -224,6 +251,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		slackEffectDeleteStmt:       q.slackEffectDeleteStmt,
 		slackEffectIncidentsStmt:    q.slackEffectIncidentsStmt,
 		slackEffectListStmt:         q.slackEffectListStmt,
+		slackFlushLeaseStmt:         q.slackFlushLeaseStmt,
+		slackFlushPutStmt:           q.slackFlushPutStmt,
+		slackFlushReleaseStmt:       q.slackFlushReleaseStmt,
 		slackIncidentByChannelStmt:  q.slackIncidentByChannelStmt,
 		slackIncidentByNumberStmt:   q.slackIncidentByNumberStmt,
 		slackIncidentGetStmt:        q.slackIncidentGetStmt,

@@ -21,6 +21,12 @@ type SlackEffect struct {
 	CreatedAt  string
 }
 
+type SlackFlushLease struct {
+	IncidentID string
+	Owner      string
+	UntilMs    int64
+}
+
 type SlackIncident struct {
 	ID             string
 	Number         int64

@@ -148,6 +148,53 @@ func (q *Queries) SlackEffectList(ctx context.Context, incidentID string) ([]Sla
 	return items, nil
 }
 
+const slackFlushLease = `-- name: SlackFlushLease :one
+SELECT owner, until_ms FROM slack_flush_lease WHERE incident_id = ?
+`
+
+type SlackFlushLeaseRow struct {
+	Owner   string
+	UntilMs int64
+}
+
+// The lease on an incident's effects (SQLite has one writer, so reading it
+// and then writing it in one transaction is the claim).
+func (q *Queries) SlackFlushLease(ctx context.Context, incidentID string) (SlackFlushLeaseRow, error) {
+	row := q.queryRow(ctx, q.slackFlushLeaseStmt, slackFlushLease, incidentID)
+	var i SlackFlushLeaseRow
+	err := row.Scan(&i.Owner, &i.UntilMs)
+	return i, err
+}
+
+const slackFlushPut = `-- name: SlackFlushPut :exec
+INSERT OR REPLACE INTO slack_flush_lease (incident_id, owner, until_ms) VALUES (?, ?, ?)
+`
+
+type SlackFlushPutParams struct {
+	IncidentID string
+	Owner      string
+	UntilMs    int64
+}
+
+func (q *Queries) SlackFlushPut(ctx context.Context, arg SlackFlushPutParams) error {
+	_, err := q.exec(ctx, q.slackFlushPutStmt, slackFlushPut, arg.IncidentID, arg.Owner, arg.UntilMs)
+	return err
+}
+
+const slackFlushRelease = `-- name: SlackFlushRelease :exec
+DELETE FROM slack_flush_lease WHERE incident_id = ? AND owner = ?
+`
+
+type SlackFlushReleaseParams struct {
+	IncidentID string
+	Owner      string
+}
+
+func (q *Queries) SlackFlushRelease(ctx context.Context, arg SlackFlushReleaseParams) error {
+	_, err := q.exec(ctx, q.slackFlushReleaseStmt, slackFlushRelease, arg.IncidentID, arg.Owner)
+	return err
+}
+
 const slackIncidentByChannel = `-- name: SlackIncidentByChannel :one
 SELECT id, number, title, severity, service, status, alert_count, assignee, acknowledged_by, resolved_by, version, updated_at, channel, message_ts, inc_channel, inc_message_ts, topic FROM slack_incident WHERE inc_channel = ? AND inc_channel <> '' LIMIT 1
 `
