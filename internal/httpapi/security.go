@@ -268,16 +268,18 @@ func throttleKey(tokenID string, p Principal) string {
 // SweepInterval.
 func (se *SecurityEvents) Sweep() { se.sweep(false) }
 
-// sweep reports held occurrences: of expired keys, or of every key (all,
-// at shutdown).
+// sweep reports held occurrences of expired keys. At shutdown (all) it
+// reports every held denial, evidence an attack in progress must not lose
+// to a restart; held token uses are only a "last used" summary, and stay
+// unreported rather than add a record to the log at every stop.
 func (se *SecurityEvents) sweep(all bool) {
 	now := se.cfg.Now()
 	var out []report
 	flush := func(o occurrence, held int) { out = append(out, report{o, held - 1}) }
 	se.mu.Lock()
-	for _, t := range []*throttle{se.denied, se.overflow, se.used} {
-		t.sweep(now, all, flush)
-	}
+	se.denied.sweep(now, all, flush)
+	se.overflow.sweep(now, all, flush)
+	se.used.sweep(now, false, flush)
 	se.mu.Unlock()
 	se.enqueue(out)
 }
@@ -302,8 +304,8 @@ func (se *SecurityEvents) enqueue(reps []report) {
 }
 
 // Run publishes queued events and sweeps the throttles until ctx ends;
-// then it reports everything still held back and publishes what is queued,
-// within PublishTimeout.
+// then it reports the denials still held back and publishes what is
+// queued, within PublishTimeout.
 func (se *SecurityEvents) Run(ctx context.Context) error {
 	t := time.NewTicker(se.cfg.SweepInterval)
 	defer t.Stop()

@@ -444,7 +444,8 @@ func TestTokenUsedThrottle(t *testing.T) {
 }
 
 // TestRunPublishesAndFlushesAtShutdown: Run publishes what is queued and,
-// when stopped, reports what the throttles still held.
+// when stopped, reports the denials the throttle still held (not the
+// token uses).
 func TestRunPublishesAndFlushesAtShutdown(t *testing.T) {
 	t.Parallel()
 	got := make(chan events.Envelope, 100)
@@ -455,6 +456,8 @@ func TestRunPublishesAndFlushesAtShutdown(t *testing.T) {
 	for range 5 {
 		f.do(t, req{path: "/read", addr: "203.0.113.9:1"})
 	}
+	f.do(t, req{path: "/read", token: readerToken})
+	f.do(t, req{path: "/read", token: readerToken})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.se.Run(ctx) }()
@@ -465,6 +468,14 @@ func TestRunPublishesAndFlushesAtShutdown(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing published")
+	}
+	select {
+	case env := <-got:
+		if used(t, env).Uses != 1 {
+			t.Fatalf("second %+v", env)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("token use not published")
 	}
 	cancel()
 	if err := <-done; err != nil {
