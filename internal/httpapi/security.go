@@ -207,7 +207,7 @@ func (se *SecurityEvents) deny(r *http.Request, route, scope, tok, reason string
 		tokenID = se.cfg.TokenID(tok)
 	}
 	o := occurrence{typ: events.TypeAuthDenied, actor: AnonymousActor, at: se.cfg.Now(), requestID: RequestID(r.Context()),
-		denied: events.AuthDenied{Reason: reason, Status: http.StatusUnauthorized, Method: r.Method, Route: route, Scope: scope,
+		denied: events.AuthDenied{Reason: reason, Status: http.StatusUnauthorized, Method: method(r), Route: route, Scope: scope,
 			TokenID: tokenID, RemoteAddr: addr, UserAgent: userAgent(r)}}
 	// Without a verified token the caller is known only by its address: a
 	// token id it claims is its own choice, and would let it make a fresh
@@ -243,7 +243,7 @@ func (se *SecurityEvents) use(r *http.Request, route, tok string, p Principal) {
 	addr, _ := remote(r)
 	tokenID := se.cfg.TokenID(tok)
 	o := occurrence{typ: events.TypeTokenUsed, subject: tokenID, actor: actorFor(r, p), at: se.cfg.Now(), requestID: RequestID(r.Context()),
-		used: events.TokenUsed{TokenID: tokenID, Principal: p.ID, Method: r.Method, Route: route, RemoteAddr: addr, UserAgent: userAgent(r)}}
+		used: events.TokenUsed{TokenID: tokenID, Principal: p.ID, Method: method(r), Route: route, RemoteAddr: addr, UserAgent: userAgent(r)}}
 	se.mu.Lock()
 	var out []report
 	report1, held, _ := se.used.observe(throttleKey(tokenID, p), o, true, func(o occurrence, held int) {
@@ -369,6 +369,15 @@ func remote(r *http.Request) (addr, key string) {
 		}
 	}
 	return ip.String(), ip.String()
+}
+
+// method is the request's method, bounded (a route without a method in
+// its pattern takes any token as one).
+func method(r *http.Request) string {
+	if len(r.Method) > 32 {
+		return r.Method[:32]
+	}
+	return r.Method
 }
 
 // userAgent is the request's User-Agent, valid UTF-8 and at most

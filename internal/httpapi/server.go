@@ -121,7 +121,8 @@ func (s *Server) HandlePublic(pattern string, h http.Handler) {
 
 // authenticate admits requests whose token holds scope. Refusals and uses
 // are reported to the security events, if set; an authenticator that
-// cannot answer (an unavailable token store) refuses nobody.
+// cannot answer (an unavailable token store) is an outage, not a refusal
+// of the caller, and is not reported.
 func (s *Server) authenticate(route, scope string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := bearer(r)
