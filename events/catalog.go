@@ -413,6 +413,8 @@ func Catalog() []Spec {
 		{TypeTokenRevoked, KindEvent, 1, func() any {
 			return TokenRevoked{TokenID: "9f86d081884c7d65", User: "grafana", Name: "grafana on prod", Kind: ActorIntegration, Scopes: []string{"incidents:read", "incidents:write"}}
 		}},
+		{TypeAuthDenied, KindEvent, 1, exampleAuthDenied},
+		{TypeTokenUsed, KindEvent, 1, exampleTokenUsed},
 		{TypeIntegrationCreated, KindEvent, 1, func() any {
 			return IntegrationCreated{IntegrationID: "4e07408562bedb8b", Service: "checkout", Type: "alertmanager", Name: "prometheus prod"}
 		}},

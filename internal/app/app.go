@@ -273,6 +273,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	token.NewAPI(tokens, a.tokens, bus.NewPublisher(a.js, a.log), a.log.With("component", "token")).Routes(a.http)
+	if err := a.wireSecurityEvents(); err != nil {
+		return nil, err
+	}
 	a.http.AddReadyCheck("nats", func(context.Context) error {
 		if !a.nc.IsConnected() {
 			return errors.New("not connected to NATS")

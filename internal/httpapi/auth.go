@@ -95,6 +95,11 @@ const ChannelHeader = "X-Firebreak-Channel"
 // through the API or the CLI.
 func ActorOf(r *http.Request) events.Actor {
 	p, _ := PrincipalFrom(r.Context())
+	return actorFor(r, p)
+}
+
+// actorFor is p acting through r's channel.
+func actorFor(r *http.Request, p Principal) events.Actor {
 	ch := events.ChannelAPI
 	if strings.EqualFold(r.Header.Get(ChannelHeader), string(events.ChannelCLI)) {
 		ch = events.ChannelCLI

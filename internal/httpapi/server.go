@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
@@ -33,6 +34,9 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// security, when set, hears of refused requests and token uses.
+	security *SecurityEvents
 
 	mu     sync.Mutex
 	checks map[string]ReadyCheck
@@ -106,7 +110,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 // Handle registers an authenticated route that requires scope.
 func (s *Server) Handle(pattern, scope string, h http.HandlerFunc) {
-	s.mux.Handle(pattern, s.instrument(pattern, s.authenticate(scope, h)))
+	s.mux.Handle(pattern, s.instrument(pattern, s.authenticate(pattern, scope, h)))
 }
 
 // HandlePublic registers a route that needs no token (health, public feeds,
@@ -115,18 +119,32 @@ func (s *Server) HandlePublic(pattern string, h http.Handler) {
 	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 
-func (s *Server) authenticate(scope string, h http.Handler) http.Handler {
+// authenticate admits requests whose token holds scope. Refusals and uses
+// are reported to the security events, if set; an authenticator that
+// cannot answer (an unavailable token store) is an outage, not a refusal
+// of the caller, and is not reported.
+func (s *Server) authenticate(route, scope string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authn.Authenticate(r.Context(), bearer(r))
+		tok := bearer(r)
+		p, err := s.authn.Authenticate(r.Context(), tok)
 		if err != nil {
+			if fault.KindOf(err) == fault.Unauthorized {
+				reason := events.DenyInvalidToken
+				if tok == "" {
+					reason = events.DenyMissingToken
+				}
+				s.security.deny(r, route, scope, tok, reason, nil)
+			}
 			WriteError(w, r, s.logger, err)
 			return
 		}
 		if !p.Has(scope) {
+			s.security.deny(r, route, scope, tok, events.DenyMissingScope, &p)
 			WriteError(w, r, s.logger, &fault.Error{Kind: fault.Forbidden, Code: "missing_scope",
 				Message: "token lacks scope " + scope, Details: map[string]any{"scope": scope}})
 			return
 		}
+		s.security.use(r, route, tok, p)
 		h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }
