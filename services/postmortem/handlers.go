@@ -9,19 +9,19 @@ import (
 )
 
 // Register subscribes the service to every event (FB_EVT) and every alert
-// (FB_ALERTS). The events consumer handles one message at a time, so the
-// incident projection changes in stream order; the alerts consumer only
-// adds timeline rows and counts alerts, which commute with it.
+// (FB_ALERTS). Both are ordered batch consumers (one process at a time
+// pulls, in stream order), so the incident projection changes in stream
+// order; a batch is projected in one transaction, and a batch that fails is
+// retried one envelope at a time so that a bad one is dead-lettered alone.
 func (s *Service) Register(r *bus.Router) error {
 	for _, c := range []struct{ name, stream, subject string }{
 		{ConsumerEvents, bus.StreamEvt, events.SubjectEvtPrefix + ">"},
 		{ConsumerAlerts, bus.StreamAlerts, events.SubjectAlertPrefix + ">"},
 	} {
-		if err := r.Handle(bus.ConsumerConfig{
-			Name: c.name, Stream: c.stream, AckWait: s.cfg.AckWait, Workers: 1, MaxAckPending: 1,
-			FilterSubjects: []string{c.subject},
-		}, func(ctx context.Context, env events.Envelope) error {
-			return busError(s.Project(ctx, env))
+		if err := r.HandleBatch(bus.BatchConfig{ConsumerConfig: bus.ConsumerConfig{
+			Name: c.name, Stream: c.stream, AckWait: s.cfg.AckWait, FilterSubjects: []string{c.subject},
+		}, Size: 200}, func(ctx context.Context, envs []events.Envelope) error {
+			return busError(s.ProjectBatch(ctx, envs))
 		}); err != nil {
 			return err
 		}

@@ -137,15 +137,30 @@ func resolve(ctx context.Context, r Reader, ref string) (Incident, error) {
 // timeline and updates the incident projection, page log and metrics. A
 // redelivered event changes nothing.
 func (s *Service) Project(ctx context.Context, env events.Envelope) error {
+	return s.ProjectBatch(ctx, []events.Envelope{env})
+}
+
+// ProjectBatch projects envs, in order, in one transaction; each envelope
+// already projected (by its id) is skipped.
+func (s *Service) ProjectBatch(ctx context.Context, envs []events.Envelope) error {
 	var observe []func()
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		observe = observe[:0]
-		first, err := tx.MarkProcessed(ctx, Inbox, env.ID)
-		if err != nil || !first {
-			return err
+		for _, env := range envs {
+			first, err := tx.MarkProcessed(ctx, Inbox, env.ID)
+			if err != nil {
+				return err
+			}
+			if !first {
+				continue
+			}
+			o, err := s.apply(ctx, tx, env)
+			if err != nil {
+				return err
+			}
+			observe = append(observe, o...)
 		}
-		observe, err = s.apply(ctx, tx, env)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
