@@ -24,15 +24,6 @@ const (
 // without bound.
 const DefaultMaxAlerts = 1000
 
-// Integrations whose alert.received details carry an alert group
-// (services/intake/alertmanager.Details): each alert of the group is
-// tracked by its fingerprint. The names are intake's (alertmanager.
-// Integration, grafana.Integration); the details' shape is the contract.
-const (
-	integrationAlertmanager = "alertmanager"
-	integrationGrafana      = "grafana"
-)
-
 // Alert is one distinct alert of an incident, as last received: an alert
 // of an Alertmanager or Grafana group (Key is its fingerprint), or the
 // incident's own alert (Key is the dedup key).
@@ -146,10 +137,13 @@ func (s *Service) AlertStatsOf(ctx context.Context, incidentID string) (AlertSta
 // MaxAlerts is the most distinct alerts one incident keeps.
 func (s *Service) MaxAlerts() int { return s.cfg.MaxAlerts }
 
-// alertGroup is the part of intake's alertmanager.Details the incident
-// service reads.
+// alertGroup is the part of intake's alertmanager.Details (the details of
+// an Alertmanager or Grafana group's alert.received) the incident service
+// reads. Groups are recognized by this shape, not by the integration's
+// name, which is the label an admin gave the integration.
 type alertGroup struct {
-	GroupKey        *string          `json:"groupKey"`
+	Receiver        *string          `json:"receiver"`
+	GroupKey        string           `json:"groupKey"`
 	TruncatedAlerts int64            `json:"truncatedAlerts"`
 	Alerts          []map[string]any `json:"alerts"`
 }
@@ -171,18 +165,18 @@ var groupAlertKeys = []string{"fingerprint", "status", "labels", "annotations", 
 // alertsOf returns the alerts one alert.received carries, for the incident
 // incidentID: each alert of an Alertmanager or Grafana group by its
 // fingerprint (grouped is true, truncated is the group's truncatedAlerts),
-// else one alert keyed by the dedup key. Details of a group that do not
-// decode are treated as an ungrouped alert's: the incident still tracks
-// the notification.
+// else one alert keyed by the dedup key. Details are a group's when they
+// have a receiver, a groupKey and alerts that each have a fingerprint
+// (intake's alertmanager.Details); anything else, including a group's
+// details that do not decode, is an ungrouped alert's: the incident still
+// tracks the notification.
 func alertsOf(incidentID string, a events.AlertReceived, now time.Time) (out []Alert, truncated int64, grouped bool) {
 	seen := a.ReceivedAt.UTC()
 	if seen.IsZero() {
 		seen = now
 	}
-	if a.Integration == integrationAlertmanager || a.Integration == integrationGrafana {
-		if as, n, ok := groupAlerts(incidentID, a, seen); ok {
-			return as, n, true
-		}
+	if as, n, ok := groupAlerts(incidentID, a, seen); ok {
+		return as, n, true
 	}
 	al := Alert{
 		IncidentID: incidentID, Key: a.DedupKey, Status: AlertFiring, Summary: cut(a.Summary, MaxTitleLen),
@@ -197,7 +191,7 @@ func alertsOf(incidentID string, a events.AlertReceived, now time.Time) (out []A
 
 func groupAlerts(incidentID string, a events.AlertReceived, seen time.Time) ([]Alert, int64, bool) {
 	var g alertGroup
-	if err := json.Unmarshal(a.Details, &g); err != nil || g.GroupKey == nil || len(g.Alerts) == 0 {
+	if len(a.Details) == 0 || json.Unmarshal(a.Details, &g) != nil || g.Receiver == nil || g.GroupKey == "" || len(g.Alerts) == 0 {
 		return nil, 0, false
 	}
 	out := make([]Alert, 0, len(g.Alerts))

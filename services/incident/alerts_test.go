@@ -307,8 +307,10 @@ func TestAlertsGrafanaExtras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data := n.Received("checkout", time.Now())
+	data.Integration = "grafana-prod" // intake sends the integration's label, not its type
 	env := events.MustNew(events.TypeAlertReceived, "intake", "checkout",
-		events.Actor{Kind: events.ActorIntegration, ID: "grafana"}, n.Received("checkout", time.Now()))
+		events.Actor{Kind: events.ActorIntegration, ID: "grafana"}, data)
 	if err := h.svc.HandleAlert(t.Context(), env); err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +323,28 @@ func TestAlertsGrafanaExtras(t *testing.T) {
 		if err := json.Unmarshal(a.Details, &extra); err != nil {
 			t.Fatalf("alert %s details %s: %v", a.Key, a.Details, err)
 		}
-		if a.Integration != "grafana" || extra["silenceURL"] == nil || extra["values"] == nil || extra["fingerprint"] != nil {
+		if a.Integration != "grafana-prod" || extra["silenceURL"] == nil || extra["values"] == nil || extra["fingerprint"] != nil {
 			t.Errorf("grafana alert %s = %+v, details %v; want Grafana's extras (not the core fields) in details", a.Key, a, extra)
 		}
+	}
+}
+
+// TestAlertsCustomDetailsNotAGroup: a generic alert whose custom details
+// merely look like alerts is one alert keyed by its dedup key, its details
+// kept as sent.
+func TestAlertsCustomDetailsNotAGroup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, engines[0], true)
+	api := newAPI(t, h.svc)
+	details := `{"alerts":[{"fingerprint":"x","status":"firing"}],"groupKey":"g"}` // no receiver
+	env := events.MustNew(events.TypeAlertReceived, "intake", "x", events.Actor{Kind: events.ActorIntegration, ID: "generic"},
+		events.AlertReceived{Service: "checkout", DedupKey: "disk", EventAction: events.ActionTrigger, Summary: "disk full",
+			Severity: "warning", Source: "db1", Details: json.RawMessage(details), Integration: "generic", ReceivedAt: time.Now()})
+	if err := h.svc.HandleAlert(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	l := api.alerts("/api/v1/incidents/INC-1/alerts")
+	if len(l.Items) != 1 || l.Items[0].Key != "disk" || l.Items[0].Source != "db1" || string(l.Items[0].Details) != details {
+		t.Errorf("alerts = %+v, want the one alert disk with its details", l.Items)
 	}
 }
