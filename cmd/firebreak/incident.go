@@ -236,6 +236,7 @@ func newIncidentCmd(stdout io.Writer) *cobra.Command {
 	}
 	cmd.AddCommand(list, show, declare, ack, escalate, contain, mitigate, resolve, reopen, postmortem, closeCmd,
 		snooze, assign, severity, merge, responder, noteCmd)
+	cmd.AddCommand(newIncidentAlertsCmd(stdout, &cf))
 	return cmd
 }
 

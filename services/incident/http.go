@@ -50,6 +50,9 @@ type IncidentJSON struct {
 	Notes      []NoteJSON      `json:"notes,omitempty"`
 	Actions    []ActionJSON    `json:"actions,omitempty"`
 	Responders []ResponderJSON `json:"responders,omitempty"`
+	// Alerts counts the incident's alerts by status (GET
+	// /api/v1/incidents/{ref}/alerts lists them); shown by the show route.
+	Alerts *AlertStatsJSON `json:"alerts,omitempty"`
 }
 
 // ActionJSON is a containment or mitigation action as the API shows it.
@@ -137,6 +140,7 @@ func (s *Service) Routes(srv *httpapi.Server, logger *slog.Logger) {
 	h := &handler{svc: s, log: logger}
 	srv.Handle("GET /api/v1/incidents", httpapi.ScopeIncidentsRead, h.list)
 	srv.Handle("GET /api/v1/incidents/{ref}", httpapi.ScopeIncidentsRead, h.show)
+	srv.Handle("GET /api/v1/incidents/{ref}/alerts", httpapi.ScopeIncidentsRead, h.alerts)
 	srv.Handle("POST /api/v1/incidents", httpapi.ScopeIncidentsWrite, h.declare)
 	for action, typ := range Actions {
 		srv.Handle("POST /api/v1/incidents/{ref}/"+action, httpapi.ScopeIncidentsWrite, h.command(typ))
@@ -265,6 +269,12 @@ func (h *handler) detail(r *http.Request, inc Incident) (IncidentJSON, error) {
 	for _, p := range responders {
 		out.Responders = append(out.Responders, ResponderJSON{User: p.User, AddedBy: p.AddedBy, AddedAt: p.AddedAt})
 	}
+	st, err := h.svc.AlertStatsOf(r.Context(), inc.ID)
+	if err != nil {
+		return out, err
+	}
+	stats := StatsToJSON(st, h.svc.MaxAlerts())
+	out.Alerts = &stats
 	return out, nil
 }
 

@@ -52,6 +52,10 @@ type Config struct {
 	// message before redelivering it; after a crash, messages that were in
 	// flight come back after this long. 0 means the bus default (30 s).
 	AckWait time.Duration
+	// MaxAlerts is the most distinct alerts one incident keeps (each
+	// fingerprint of a group, or the dedup key); receipts of further alerts
+	// are only counted. 0 means DefaultMaxAlerts.
+	MaxAlerts int
 }
 
 // DefaultCoalesceInterval applies when Config.CoalesceInterval is 0.
@@ -83,6 +87,9 @@ func New(store Store, logger *slog.Logger, cfg Config) (*Service, error) {
 	}
 	if s.cfg.CoalesceInterval <= 0 {
 		s.cfg.CoalesceInterval = DefaultCoalesceInterval
+	}
+	if s.cfg.MaxAlerts <= 0 {
+		s.cfg.MaxAlerts = DefaultMaxAlerts
 	}
 	if s.cfg.ReopenWindow == 0 {
 		s.cfg.ReopenWindow = DefaultReopenWindow

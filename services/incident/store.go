@@ -45,6 +45,8 @@ type Store interface {
 	ServiceList(ctx context.Context) ([]TechService, error)
 	// ServiceGet returns a technical service by name. Errors: ErrNotFound.
 	ServiceGet(ctx context.Context, name string) (TechService, error)
+	// AlertStore serves an incident's alerts.
+	AlertStore
 }
 
 // Tx is the transactional view of the store handed to Store.InTx's fn.
@@ -103,6 +105,8 @@ type Tx interface {
 	// ServiceUpdate overwrites a technical service's settings (found by
 	// name; the id and creation time stay). Errors: ErrNotFound.
 	ServiceUpdate(ctx context.Context, s TechService) error
+	// AlertTx records an incident's alerts.
+	AlertTx
 }
 
 // Ref names an incident by id or by number.

@@ -100,6 +100,7 @@ type fold struct {
 	repeated []string   // incidents that counted repeats, once each
 	counted  map[string]bool
 	wrote    bool // events were emitted
+	alerts   alertFold
 }
 
 func (f *fold) service(ctx context.Context, name string) (TechService, error) {
@@ -150,6 +151,7 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		}
 		*e = folded{inc: inc, found: true}
 		f.wrote = true
+		f.record(inc.ID, a)
 		return nil
 	}
 	switch a.EventAction {
@@ -161,6 +163,7 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		e.inc.AlertCount++
 		e.inc.LastAlertAt = f.now
 		e.dirty = true
+		f.record(e.inc.ID, a)
 		return nil
 	case events.ActionAcknowledge:
 		if e.inc.Status != StatusTriggered && e.inc.Status != StatusEscalated {
@@ -173,6 +176,7 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		e.inc, e.dirty, f.wrote = inc, false, true
 		return nil
 	case events.ActionResolve:
+		f.record(e.inc.ID, a)
 		if _, err := f.s.move(ctx, f.tx, cause, e.inc, change{to: StatusResolved, note: "resolved by " + a.Integration}, cause.Actor, f.now); err != nil {
 			return err
 		}
@@ -183,11 +187,21 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 	return fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", cause.ID, a.EventAction)
 }
 
+// record adds the alerts a carries to the batch's receipts for incident
+// incidentID (written by flush).
+func (f *fold) record(incidentID string, a events.AlertReceived) {
+	as, truncated, grouped := alertsOf(incidentID, a, f.now)
+	f.alerts.add(as, incidentID, truncated, grouped)
+}
+
 // flush writes every incident whose repeats are only in memory, and
 // schedules the coalescing report of every incident that counted repeats.
 // The report is due at the end of the current interval: rescheduling within
 // an interval keeps its due time, so a storm reports once per interval.
 func (f *fold) flush(ctx context.Context) error {
+	if err := f.alerts.flush(ctx, f.tx, f.s.cfg.MaxAlerts); err != nil {
+		return err
+	}
 	for _, k := range f.order {
 		e := f.open[k]
 		if !e.found || !e.dirty {

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"ServiceUpdateUnknown", testServiceUpdateUnknown},
 		{"ServiceList", testServiceList},
 	}
+	tests = append(tests, alertTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

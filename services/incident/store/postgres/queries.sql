@@ -146,3 +146,42 @@ UPDATE heartbeats SET status = $1, last_ping_at = $2 WHERE id = $3;
 
 -- name: HeartbeatGetByName :one
 SELECT * FROM heartbeats WHERE name = $1;
+
+-- name: AlertUpdate :execrows
+-- A receipt of an alert the incident already has: the latest content wins,
+-- starts_at stays unless the receipt names one, first_seen_at stays.
+UPDATE incident_alerts SET
+    status = @status, summary = @summary, severity = @severity, source = @source,
+    integration = @integration, labels = @labels, annotations = @annotations, details = @details,
+    generator_url = @generator_url, starts_at = COALESCE(sqlc.narg(starts_at), starts_at), ends_at = sqlc.narg(ends_at),
+    last_seen_at = @last_seen_at, receipts = receipts + @receipts
+WHERE incident_id = @incident_id AND alert_key = @alert_key;
+
+-- name: AlertCountByIncident :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = $1;
+
+-- name: AlertInsert :exec
+INSERT INTO incident_alerts (incident_id, alert_key, status, summary, severity, source, integration,
+    labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
+
+-- name: AlertOverflowAdd :exec
+INSERT INTO incident_alert_totals (incident_id, overflow) VALUES ($1, $2)
+ON CONFLICT (incident_id) DO UPDATE SET overflow = incident_alert_totals.overflow + excluded.overflow;
+
+-- name: AlertTruncatedSet :exec
+INSERT INTO incident_alert_totals (incident_id, truncated_alerts) VALUES ($1, $2)
+ON CONFLICT (incident_id) DO UPDATE SET truncated_alerts = excluded.truncated_alerts;
+
+-- name: AlertList :many
+-- An incident's alerts, first seen first, after the cursor seq; status ''
+-- means any.
+SELECT * FROM incident_alerts
+WHERE incident_id = @incident_id AND seq > @after_seq AND (@status::text = '' OR status = @status::text)
+ORDER BY seq LIMIT @lim;
+
+-- name: AlertCountByStatus :many
+SELECT status, COUNT(*) AS n FROM incident_alerts WHERE incident_id = $1 GROUP BY status;
+
+-- name: AlertTotalsGet :one
+SELECT overflow, truncated_alerts FROM incident_alert_totals WHERE incident_id = $1;

@@ -147,3 +147,42 @@ UPDATE heartbeats SET status = ?, last_ping_at = ? WHERE id = ?;
 
 -- name: HeartbeatGetByName :one
 SELECT * FROM heartbeats WHERE name = ?;
+
+-- name: AlertUpdate :execrows
+-- A receipt of an alert the incident already has: the latest content wins,
+-- starts_at stays unless the receipt names one, first_seen_at stays.
+UPDATE incident_alerts SET
+    status = @status, summary = @summary, severity = @severity, source = @source,
+    integration = @integration, labels = @labels, annotations = @annotations, details = @details,
+    generator_url = @generator_url, starts_at = COALESCE(sqlc.narg(starts_at), starts_at), ends_at = sqlc.narg(ends_at),
+    last_seen_at = @last_seen_at, receipts = receipts + @receipts
+WHERE incident_id = @incident_id AND alert_key = @alert_key;
+
+-- name: AlertCountByIncident :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = ?;
+
+-- name: AlertInsert :exec
+INSERT INTO incident_alerts (incident_id, alert_key, status, summary, severity, source, integration,
+    labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: AlertOverflowAdd :exec
+INSERT INTO incident_alert_totals (incident_id, overflow) VALUES (?, ?)
+ON CONFLICT (incident_id) DO UPDATE SET overflow = overflow + excluded.overflow;
+
+-- name: AlertTruncatedSet :exec
+INSERT INTO incident_alert_totals (incident_id, truncated_alerts) VALUES (?, ?)
+ON CONFLICT (incident_id) DO UPDATE SET truncated_alerts = excluded.truncated_alerts;
+
+-- name: AlertList :many
+-- An incident's alerts, first seen first, after the cursor seq; status ''
+-- means any.
+SELECT * FROM incident_alerts
+WHERE incident_id = @incident_id AND seq > @after_seq AND (CAST(@status AS TEXT) = '' OR status = CAST(@status AS TEXT))
+ORDER BY seq LIMIT @lim;
+
+-- name: AlertCountByStatus :many
+SELECT status, COUNT(*) AS n FROM incident_alerts WHERE incident_id = ? GROUP BY status;
+
+-- name: AlertTotalsGet :one
+SELECT overflow, truncated_alerts FROM incident_alert_totals WHERE incident_id = ?;

@@ -62,6 +62,32 @@ type IncidentAction struct {
 	CreatedAt    pgtype.Timestamptz
 }
 
+type IncidentAlert struct {
+	Seq          int64
+	IncidentID   string
+	AlertKey     string
+	Status       string
+	Summary      string
+	Severity     string
+	Source       string
+	Integration  string
+	Labels       []byte
+	Annotations  []byte
+	Details      []byte
+	GeneratorUrl string
+	StartsAt     pgtype.Timestamptz
+	EndsAt       pgtype.Timestamptz
+	FirstSeenAt  pgtype.Timestamptz
+	LastSeenAt   pgtype.Timestamptz
+	Receipts     int64
+}
+
+type IncidentAlertTotal struct {
+	IncidentID      string
+	Overflow        int64
+	TruncatedAlerts int64
+}
+
 type IncidentNumber struct {
 	ID   int32
 	Last int64

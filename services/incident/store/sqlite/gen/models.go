@@ -62,6 +62,32 @@ type IncidentAction struct {
 	CreatedAt    string
 }
 
+type IncidentAlert struct {
+	Seq          int64
+	IncidentID   string
+	AlertKey     string
+	Status       string
+	Summary      string
+	Severity     string
+	Source       string
+	Integration  string
+	Labels       string
+	Annotations  string
+	Details      string
+	GeneratorUrl string
+	StartsAt     string
+	EndsAt       sql.NullString
+	FirstSeenAt  string
+	LastSeenAt   string
+	Receipts     int64
+}
+
+type IncidentAlertTotal struct {
+	IncidentID      string
+	Overflow        int64
+	TruncatedAlerts int64
+}
+
 type IncidentNumber struct {
 	ID   int64
 	Last int64

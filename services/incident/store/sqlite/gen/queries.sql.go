@@ -81,6 +81,256 @@ func (q *Queries) ActionListByIncident(ctx context.Context, incidentID string) (
 	return items, nil
 }
 
+const alertCountByIncident = `-- name: AlertCountByIncident :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = ?
+`
+
+func (q *Queries) AlertCountByIncident(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, alertCountByIncident, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const alertCountByStatus = `-- name: AlertCountByStatus :many
+SELECT status, COUNT(*) AS n FROM incident_alerts WHERE incident_id = ? GROUP BY status
+`
+
+type AlertCountByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) AlertCountByStatus(ctx context.Context, incidentID string) ([]AlertCountByStatusRow, error) {
+	rows, err := q.db.QueryContext(ctx, alertCountByStatus, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AlertCountByStatusRow
+	for rows.Next() {
+		var i AlertCountByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const alertInsert = `-- name: AlertInsert :exec
+INSERT INTO incident_alerts (incident_id, alert_key, status, summary, severity, source, integration,
+    labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+`
+
+type AlertInsertParams struct {
+	IncidentID   string
+	AlertKey     string
+	Status       string
+	Summary      string
+	Severity     string
+	Source       string
+	Integration  string
+	Labels       string
+	Annotations  string
+	Details      string
+	GeneratorUrl string
+	StartsAt     string
+	EndsAt       sql.NullString
+	FirstSeenAt  string
+	LastSeenAt   string
+	Receipts     int64
+}
+
+func (q *Queries) AlertInsert(ctx context.Context, arg AlertInsertParams) error {
+	_, err := q.db.ExecContext(ctx, alertInsert,
+		arg.IncidentID,
+		arg.AlertKey,
+		arg.Status,
+		arg.Summary,
+		arg.Severity,
+		arg.Source,
+		arg.Integration,
+		arg.Labels,
+		arg.Annotations,
+		arg.Details,
+		arg.GeneratorUrl,
+		arg.StartsAt,
+		arg.EndsAt,
+		arg.FirstSeenAt,
+		arg.LastSeenAt,
+		arg.Receipts,
+	)
+	return err
+}
+
+const alertList = `-- name: AlertList :many
+SELECT seq, incident_id, alert_key, status, summary, severity, source, integration, labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts FROM incident_alerts
+WHERE incident_id = ?1 AND seq > ?2 AND (CAST(?3 AS TEXT) = '' OR status = CAST(?3 AS TEXT))
+ORDER BY seq LIMIT ?4
+`
+
+type AlertListParams struct {
+	IncidentID string
+	AfterSeq   int64
+	Status     string
+	Lim        int64
+}
+
+// An incident's alerts, first seen first, after the cursor seq; status ”
+// means any.
+func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]IncidentAlert, error) {
+	rows, err := q.db.QueryContext(ctx, alertList,
+		arg.IncidentID,
+		arg.AfterSeq,
+		arg.Status,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentAlert
+	for rows.Next() {
+		var i IncidentAlert
+		if err := rows.Scan(
+			&i.Seq,
+			&i.IncidentID,
+			&i.AlertKey,
+			&i.Status,
+			&i.Summary,
+			&i.Severity,
+			&i.Source,
+			&i.Integration,
+			&i.Labels,
+			&i.Annotations,
+			&i.Details,
+			&i.GeneratorUrl,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.Receipts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const alertOverflowAdd = `-- name: AlertOverflowAdd :exec
+INSERT INTO incident_alert_totals (incident_id, overflow) VALUES (?, ?)
+ON CONFLICT (incident_id) DO UPDATE SET overflow = overflow + excluded.overflow
+`
+
+type AlertOverflowAddParams struct {
+	IncidentID string
+	Overflow   int64
+}
+
+func (q *Queries) AlertOverflowAdd(ctx context.Context, arg AlertOverflowAddParams) error {
+	_, err := q.db.ExecContext(ctx, alertOverflowAdd, arg.IncidentID, arg.Overflow)
+	return err
+}
+
+const alertTotalsGet = `-- name: AlertTotalsGet :one
+SELECT overflow, truncated_alerts FROM incident_alert_totals WHERE incident_id = ?
+`
+
+type AlertTotalsGetRow struct {
+	Overflow        int64
+	TruncatedAlerts int64
+}
+
+func (q *Queries) AlertTotalsGet(ctx context.Context, incidentID string) (AlertTotalsGetRow, error) {
+	row := q.db.QueryRowContext(ctx, alertTotalsGet, incidentID)
+	var i AlertTotalsGetRow
+	err := row.Scan(&i.Overflow, &i.TruncatedAlerts)
+	return i, err
+}
+
+const alertTruncatedSet = `-- name: AlertTruncatedSet :exec
+INSERT INTO incident_alert_totals (incident_id, truncated_alerts) VALUES (?, ?)
+ON CONFLICT (incident_id) DO UPDATE SET truncated_alerts = excluded.truncated_alerts
+`
+
+type AlertTruncatedSetParams struct {
+	IncidentID      string
+	TruncatedAlerts int64
+}
+
+func (q *Queries) AlertTruncatedSet(ctx context.Context, arg AlertTruncatedSetParams) error {
+	_, err := q.db.ExecContext(ctx, alertTruncatedSet, arg.IncidentID, arg.TruncatedAlerts)
+	return err
+}
+
+const alertUpdate = `-- name: AlertUpdate :execrows
+UPDATE incident_alerts SET
+    status = ?1, summary = ?2, severity = ?3, source = ?4,
+    integration = ?5, labels = ?6, annotations = ?7, details = ?8,
+    generator_url = ?9, starts_at = COALESCE(?10, starts_at), ends_at = ?11,
+    last_seen_at = ?12, receipts = receipts + ?13
+WHERE incident_id = ?14 AND alert_key = ?15
+`
+
+type AlertUpdateParams struct {
+	Status       string
+	Summary      string
+	Severity     string
+	Source       string
+	Integration  string
+	Labels       string
+	Annotations  string
+	Details      string
+	GeneratorUrl string
+	StartsAt     sql.NullString
+	EndsAt       sql.NullString
+	LastSeenAt   string
+	Receipts     int64
+	IncidentID   string
+	AlertKey     string
+}
+
+// A receipt of an alert the incident already has: the latest content wins,
+// starts_at stays unless the receipt names one, first_seen_at stays.
+func (q *Queries) AlertUpdate(ctx context.Context, arg AlertUpdateParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, alertUpdate,
+		arg.Status,
+		arg.Summary,
+		arg.Severity,
+		arg.Source,
+		arg.Integration,
+		arg.Labels,
+		arg.Annotations,
+		arg.Details,
+		arg.GeneratorUrl,
+		arg.StartsAt,
+		arg.EndsAt,
+		arg.LastSeenAt,
+		arg.Receipts,
+		arg.IncidentID,
+		arg.AlertKey,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const heartbeatGetByID = `-- name: HeartbeatGetByID :one
 SELECT id, name, service, interval_seconds, key_hash, status, last_ping_at, created_at FROM heartbeats WHERE id = ?
 `
