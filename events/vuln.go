@@ -134,10 +134,9 @@ type VulnNotice struct {
 // It carries the reporter's private address for notify alone and nothing
 // the reporter did not send (no embargoed details, no internal notes).
 type VulnReporterUpdate struct {
-	// TrackingID is the id the disclosure receipt gave the reporter.
+	// TrackingID is the id the disclosure receipt gave the reporter. The
+	// title is left out on purpose: triage may have edited it.
 	TrackingID string `json:"tracking_id"`
-	// Title is the title the reporter sent.
-	Title string `json:"title"`
 	// Status is the new status (acknowledged, triaged, released,
 	// mitigated, communicated, closed, rejected or duplicate).
 	Status        string    `json:"status"`
@@ -190,7 +189,7 @@ func VulnCatalog() []Spec {
 				Product: "web", Service: "checkout"}
 		}},
 		{TypeVulnReporterUpdateRequested, KindEvent, 1, func() any {
-			return VulnReporterUpdate{TrackingID: exampleVulnRef.VulnID, Title: "XSS in the search box", Status: "triaged",
+			return VulnReporterUpdate{TrackingID: exampleVulnRef.VulnID, Status: "triaged",
 				ReporterName: "Mallory Finder", ReporterEmail: "mallory@example.org", ChangedAt: exampleTime}
 		}},
 	}

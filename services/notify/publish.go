@@ -214,15 +214,16 @@ var reporterStatusText = map[string]string{
 	"duplicate":    "This issue had already been reported to us; we track it under the earlier report.",
 }
 
-// renderReporterUpdate is the status email to a reporter: the tracking id,
-// the reporter's own title and the new status, nothing more.
+// renderReporterUpdate is the status email to a reporter: the tracking id
+// and the new status, nothing more (not even the title, which triage may
+// have edited).
 func renderReporterUpdate(r events.VulnReporterUpdate) Notice {
 	var b strings.Builder
 	greeting := "Hello,"
 	if name := oneLine(r.ReporterName); strings.TrimSpace(name) != "" {
 		greeting = "Hello " + strings.TrimSpace(name) + ","
 	}
-	fmt.Fprintf(&b, "%s\n\nyour security report %q (tracking id %s) is now: %s.\n", greeting, oneLine(r.Title), r.TrackingID, r.Status)
+	fmt.Fprintf(&b, "%s\n\nyour security report with tracking id %s is now: %s.\n", greeting, r.TrackingID, r.Status)
 	if t := reporterStatusText[r.Status]; t != "" {
 		b.WriteString(t + "\n")
 	}
