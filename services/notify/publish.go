@@ -41,6 +41,7 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 		services []string
 		notice   Notice
 		reporter string
+		number   int64
 	)
 	switch env.Type {
 	case events.TypeStatusUpdatePublished:
@@ -51,7 +52,7 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 		if u.Audience != "external" {
 			return nil // internal updates are for responders, not subscribers
 		}
-		topic, services, notice = TopicStatus, []string{u.Service}, s.renderStatusUpdate(u)
+		topic, services, notice, number = TopicStatus, []string{u.Service}, s.renderStatusUpdate(u), u.Number
 	case events.TypeVulnNoticePublished:
 		var n events.VulnNotice
 		if err := env.DecodeData(&n); err != nil {
@@ -105,7 +106,7 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 			} else {
 				n.SubscriberID = sub.ID
 			}
-			d := Delivery{Key: NoticeKey(env.ID, sub.ID), IncidentID: incidentOf(env), EventID: env.ID, CorrelationID: env.CorrelationID,
+			d := Delivery{Key: NoticeKey(env.ID, sub.ID), IncidentID: incidentOf(env), Number: number, EventID: env.ID, CorrelationID: env.CorrelationID,
 				Provider: sub.Kind, Target: target, Status: StatusPending, Notice: &n, CreatedAt: now, UpdatedAt: now, NextAttemptAt: now}
 			if _, ok := s.providers[sub.Kind]; !ok {
 				d.Status, d.NextAttemptAt = StatusFailed, time.Time{}
@@ -146,7 +147,8 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 }
 
 // incidentOf is the incident a status update is about (its deliveries
-// show among the incident's notifications); empty for other events.
+// show among the incident's notifications, by id and by number); empty
+// for other events.
 func incidentOf(env events.Envelope) string {
 	if env.Type == events.TypeStatusUpdatePublished {
 		return env.Subject

@@ -139,7 +139,8 @@ func TestStatusUpdateReachesSubscribersOnce(t *testing.T) {
 			p.IdempotencyKey != notify.NoticeKey(ext.ID, hook.ID) || !strings.Contains(p.UnsubscribeURL, "/unsubscribe?token=") {
 			t.Fatalf("webhook payload %s", reqs[0].body)
 		}
-		if d := h.delivery(notify.NoticeKey(ext.ID, hook.ID)); d.Status != notify.StatusSent || d.Target != "subscriber:"+hook.ID {
+		if d := h.delivery(notify.NoticeKey(ext.ID, hook.ID)); d.Status != notify.StatusSent || d.Target != "subscriber:"+hook.ID ||
+			d.IncidentID != incID || d.Number != 42 {
 			t.Fatalf("webhook delivery %+v", d)
 		}
 		if len(h.emitted()) != 0 {
