@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -22,6 +23,38 @@ const ConsumerPublished = "notify-published"
 
 // PublishedTypes are the event types ConsumerPublished takes.
 var PublishedTypes = []string{events.TypeStatusUpdatePublished, events.TypeVulnNoticePublished, events.TypeVulnReporterUpdateRequested}
+
+// PublicStatusUpdate is what a webhook subscriber receives of a status
+// update as data: the fields of the public status feed, not who approved
+// it.
+type PublicStatusUpdate struct {
+	UpdateID    string    `json:"update_id"`
+	Number      int64     `json:"number,omitempty"`
+	Service     string    `json:"service,omitempty"`
+	Status      string    `json:"status"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// PublicAdvisory is what a webhook subscriber receives of an advisory as
+// data.
+type PublicAdvisory struct {
+	NoticeID    string    `json:"notice_id"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	URL         string    `json:"url,omitempty"`
+	Product     string    `json:"product,omitempty"`
+	PublishedAt time.Time `json:"published_at,omitzero"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings and times always encode
+	}
+	return b
+}
 
 // NoticeKey is the idempotency key of the delivery of event eventID to a
 // subscriber (or, with subscriber "reporter", to the reporter).
@@ -53,12 +86,19 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 			return nil // internal updates are for responders, not subscribers
 		}
 		topic, services, notice, number = TopicStatus, []string{u.Service}, s.renderStatusUpdate(u), u.Number
+		notice.Data = mustJSON(PublicStatusUpdate{UpdateID: u.UpdateID, Number: u.Number, Service: u.Service, Status: u.Status,
+			Title: u.Title, Body: u.Body, PublishedAt: u.PublishedAt})
 	case events.TypeVulnNoticePublished:
 		var n events.VulnNotice
 		if err := env.DecodeData(&n); err != nil {
 			return fault.Wrap(ErrInvalid, "%s %s: %v", env.Type, env.ID, err)
 		}
 		topic, services, notice = TopicAdvisories, []string{n.Service, n.Product}, s.renderAdvisory(n)
+		pub := PublicAdvisory{NoticeID: n.NoticeID, Title: n.Title, Body: n.Body, URL: notice.URL, Product: n.Product}
+		if n.Published != nil {
+			pub.PublishedAt = n.Published.UTC()
+		}
+		notice.Data = mustJSON(pub)
 	case events.TypeVulnReporterUpdateRequested:
 		var r events.VulnReporterUpdate
 		if err := env.DecodeData(&r); err != nil {
@@ -71,10 +111,7 @@ func (s *Service) HandlePublished(ctx context.Context, env events.Envelope) erro
 	default:
 		return nil
 	}
-	notice.Topic, notice.EventType, notice.Data = topic, env.Type, env.Data
-	if topic == TopicReporter {
-		notice.Data = nil // the reporter's address stays out of what is sent
-	}
+	notice.Topic, notice.EventType = topic, env.Type
 	now := s.cfg.Now().UTC()
 	var created, failed int
 	err := s.store.InTx(ctx, func(tx Tx) error {

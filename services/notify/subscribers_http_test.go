@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"strings"
 	"testing"
@@ -191,6 +192,32 @@ func TestSubscribeWithoutSecretIsRefused(t *testing.T) {
 		// Bad input is still named first.
 		if st, body := api.do(http.MethodPost, "/api/v1/subscribers", "writer", `{"kind":"email","address":"a","topics":["status"]}`); st != 400 || !strings.Contains(body, `"field":"address"`) {
 			t.Fatalf("%d %s", st, body)
+		}
+	})
+}
+
+// FuzzSubscriberAddress: what Validate accepts as an email address is one
+// bare address with no line breaks (it becomes a To header); as a webhook
+// URL, an absolute https (or loopback http) URL without credentials.
+func FuzzSubscriberAddress(f *testing.F) {
+	for _, s := range []string{"ops@example.com", "Ann <ann@example.com>", "a@b", "a@example.com\r\nBcc: x@example.com",
+		"https://hooks.example.com/x", "http://127.0.0.1:8080/x", "https://u:p@h.example.com/", "javascript:alert(1)", "https://[::1]/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		email := notify.SubscriberInput{Kind: notify.SubscriberEmail, Address: addr, Topics: []string{notify.TopicStatus}}
+		if email.Validate() == nil {
+			a, err := mail.ParseAddress(addr)
+			if err != nil || a.Address != addr || strings.ContainsAny(addr, "\r\n<>") {
+				t.Fatalf("accepted email address %q", addr)
+			}
+		}
+		hook := notify.SubscriberInput{Kind: notify.SubscriberWebhook, Address: addr, Topics: []string{notify.TopicStatus}}
+		if hook.Validate() == nil {
+			u, err := url.Parse(addr)
+			if err != nil || u.User != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				t.Fatalf("accepted webhook URL %q", addr)
+			}
 		}
 	})
 }

@@ -135,7 +135,7 @@ func TestStatusUpdateReachesSubscribersOnce(t *testing.T) {
 		if err := json.Unmarshal(reqs[0].body, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.Type != "status_update" || p.EventType != events.TypeStatusUpdatePublished || !strings.Contains(string(p.Data), `"update_id":"su-1"`) ||
+		if p.Type != "status_update" || p.EventType != events.TypeStatusUpdatePublished || !strings.Contains(string(p.Data), `"update_id":"su-1"`) || strings.Contains(string(p.Data), "carol") ||
 			p.IdempotencyKey != notify.NoticeKey(ext.ID, hook.ID) || !strings.Contains(p.UnsubscribeURL, "/unsubscribe?token=") {
 			t.Fatalf("webhook payload %s", reqs[0].body)
 		}

@@ -54,7 +54,8 @@ type NoticePayload struct {
 	Text           string `json:"text"`
 	URL            string `json:"url,omitempty"`
 	UnsubscribeURL string `json:"unsubscribe_url,omitempty"`
-	// EventType and Data are the published event's type and data.
+	// EventType is the published event's type; Data its public fields
+	// (PublicStatusUpdate or PublicAdvisory), never who approved it.
 	EventType string          `json:"event_type"`
 	Data      json.RawMessage `json:"data,omitempty"`
 }
