@@ -447,7 +447,7 @@ func Catalog() []Spec {
 				Owner: "bob", Due: "2026-11-20", TrackerURL: "https://tracker.example.com/OPS-118", OverdueDays: 8}
 		}},
 		{TypeStatusUpdatePublished, KindEvent, 1, func() any {
-			return StatusUpdatePublished{UpdateID: "su-2", IncidentID: exampleRef.IncidentID, Number: 42, Audience: "external",
+			return StatusUpdatePublished{UpdateID: "su-2", IncidentID: exampleRef.IncidentID, Number: 42, Service: "checkout", Audience: "external",
 				Status: "monitoring", Title: "Checkout errors", Body: "A fix is in place; we are watching the error rate.",
 				ApprovedBy: "carol", PublishedAt: exampleTime}
 		}},

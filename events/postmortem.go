@@ -43,6 +43,9 @@ type StatusUpdatePublished struct {
 	UpdateID   string `json:"update_id"`
 	IncidentID string `json:"incident_id"`
 	Number     int64  `json:"number,omitempty"`
+	// Service is the incident's service, when known; notify matches it
+	// against subscribers' service filters.
+	Service string `json:"service,omitempty"`
 	// Audience is "internal" or "external".
 	Audience    string    `json:"audience"`
 	Status      string    `json:"status"`

@@ -27,6 +27,10 @@ const (
 	// TypeVulnNoticePublished: a holder of comms:approve approved a notice;
 	// it is on the advisory feed and notify sends it to subscribers.
 	TypeVulnNoticePublished = "vuln.notice_published"
+	// TypeVulnReporterUpdateRequested: a vulnerability reported through
+	// the public disclosure endpoint with a reporter address reached a
+	// status the reporter is told about; notify emails the reporter.
+	TypeVulnReporterUpdateRequested = "vuln.reporter_update_requested"
 )
 
 // VulnRef identifies a vulnerability in event data.
@@ -119,6 +123,26 @@ type VulnNotice struct {
 	URL        string     `json:"url,omitempty"`
 	ApprovedBy string     `json:"approved_by,omitempty"`
 	Published  *time.Time `json:"published_at,omitempty"`
+	// Product and Service are the vulnerability's, when known; notify
+	// matches them against subscribers' service filters.
+	Product string `json:"product,omitempty"`
+	Service string `json:"service,omitempty"`
+}
+
+// VulnReporterUpdate is the data of vuln.reporter_update_requested: what
+// the person who disclosed a vulnerability is told when it changes status.
+// It carries the reporter's private address for notify alone and nothing
+// the reporter did not send (no embargoed details, no internal notes).
+type VulnReporterUpdate struct {
+	// TrackingID is the id the disclosure receipt gave the reporter. The
+	// title is left out on purpose: triage may have edited it.
+	TrackingID string `json:"tracking_id"`
+	// Status is the new status (acknowledged, triaged, released,
+	// mitigated, communicated, closed, rejected or duplicate).
+	Status        string    `json:"status"`
+	ReporterName  string    `json:"reporter_name,omitempty"`
+	ReporterEmail string    `json:"reporter_email"`
+	ChangedAt     time.Time `json:"changed_at"`
 }
 
 var exampleVulnRef = VulnRef{VulnID: "0195f3a2-7c4e-7b3a-9d2e-6f1a2b3c4d60", Number: 7, Version: 3}
@@ -161,7 +185,12 @@ func VulnCatalog() []Spec {
 		{TypeVulnNoticePublished, KindEvent, 1, func() any {
 			at := exampleTime
 			return VulnNotice{NoticeID: "0195f3a2-7c4e-7b3a-9d2e-000000000100", VulnID: exampleVulnRef.VulnID, Title: "Security advisory: HTTP/2 rapid reset in web",
-				Body: "What happened: …", URL: "/api/v1/advisories/0195f3a2-7c4e-7b3a-9d2e-000000000100", ApprovedBy: "carol", Published: &at}
+				Body: "What happened: …", URL: "/api/v1/advisories/0195f3a2-7c4e-7b3a-9d2e-000000000100", ApprovedBy: "carol", Published: &at,
+				Product: "web", Service: "checkout"}
+		}},
+		{TypeVulnReporterUpdateRequested, KindEvent, 1, func() any {
+			return VulnReporterUpdate{TrackingID: exampleVulnRef.VulnID, Status: "triaged",
+				ReporterName: "Mallory Finder", ReporterEmail: "mallory@example.org", ChangedAt: exampleTime}
 		}},
 	}
 }

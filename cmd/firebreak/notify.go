@@ -21,6 +21,7 @@ type notifyFlags struct {
 	webhookSecret, publicURL                   string
 	maxAttempts                                int
 	sendTimeout                                time.Duration
+	subscriberSecret                           string
 }
 
 func addNotifyFlags(f *pflag.FlagSet) *notifyFlags {
@@ -32,6 +33,7 @@ func addNotifyFlags(f *pflag.FlagSet) *notifyFlags {
 	f.StringVar(&n.smtpFrom, "smtp-from", "", "sender address of email pages, e.g. 'firebreak <pager@example.com>'")
 	f.BoolVar(&n.smtpStartTLS, "smtp-starttls", true, "require STARTTLS before authenticating and sending (off only for a relay on localhost)")
 	f.StringVar(&n.webhookSecret, "webhook-secret", "", "secret signing webhook pages (X-Firebreak-Signature; prefer FIREBREAK_WEBHOOK_SECRET; never logged)")
+	f.StringVar(&n.subscriberSecret, "notify-subscriber-secret", "", "secret deriving subscribers' unsubscribe links (prefer FIREBREAK_NOTIFY_SUBSCRIBER_SECRET; none: subscriptions are refused; never logged)")
 	f.IntVar(&n.maxAttempts, "notify-max-attempts", 5, "attempts per page delivery before it fails and falls through to the next notification rule")
 	f.DurationVar(&n.sendTimeout, "notify-send-timeout", 15*time.Second, "time limit of one delivery attempt")
 	return n
@@ -44,6 +46,7 @@ func (n *notifyFlags) config() (notify.Config, error) {
 		SMTP: notify.SMTPConfig{Host: n.smtpHost, Port: n.smtpPort, Username: n.smtpUser, Password: n.smtpPassword,
 			From: n.smtpFrom, StartTLS: &startTLS},
 		WebhookSecret: n.webhookSecret, PublicURL: n.publicURL, MaxAttempts: n.maxAttempts, SendTimeout: n.sendTimeout,
+		SubscriberSecret: n.subscriberSecret,
 	}
 	if n.maxAttempts < 1 {
 		return c, usageError{fmt.Errorf("--notify-max-attempts must be at least 1, got %d", n.maxAttempts)}

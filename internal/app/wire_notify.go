@@ -17,7 +17,8 @@ import (
 
 // wireNotify builds the notify service: its store, the relay of its outbox
 // (notification.sent/failed), its providers, its consumer of page.requested,
-// its route and the runner of its delivery timers. Slack pages need
+// its consumer of published status updates, notices and reporter updates,
+// its routes (subscribers and /unsubscribe included) and the runner of its delivery timers. Slack pages need
 // Config.Slack.BotToken and email pages Config.Notify.SMTP.Host; without
 // them those pages fail as unsupported (and fall through to the user's next
 // notification rule), which start-up says.
@@ -67,6 +68,9 @@ func (a *App) wireNotify(ctx context.Context, log *slog.Logger) error {
 	}
 	if cfg.WebhookSecret == "" {
 		log.Warn("no webhook signing secret (FIREBREAK_WEBHOOK_SECRET): webhooks go out unsigned")
+	}
+	if cfg.SubscriberSecret == "" {
+		log.Warn("no subscriber secret (FIREBREAK_NOTIFY_SUBSCRIBER_SECRET): POST /api/v1/subscribers is refused")
 	}
 
 	var runner *timer.Runner // set below, before anything runs

@@ -99,10 +99,16 @@ func (*Email) Name() string { return events.ProviderEmail }
 // retried; 5xx replies (an unknown mailbox, a failed login) and
 // certificate errors are permanent.
 func (e *Email) Send(ctx context.Context, m Message) error {
-	if m.Page.ContactMethod == nil {
+	var addr string
+	switch {
+	case m.Notice != nil:
+		addr = m.Notice.Address
+	case m.Page.ContactMethod != nil:
+		addr = m.Page.ContactMethod.Address
+	default:
 		return Permanent(errors.New("email page without an address"))
 	}
-	to, err := mail.ParseAddress(m.Page.ContactMethod.Address)
+	to, err := mail.ParseAddress(addr)
 	if err != nil {
 		return Permanent(fmt.Errorf("email address not valid: %v", err))
 	}
@@ -192,6 +198,12 @@ func (e *Email) render(m Message, from, to *mail.Address) []byte {
 		{"Content-Type", "text/plain; charset=utf-8"},
 		{"Content-Transfer-Encoding", "8bit"},
 		{"X-Firebreak-Idempotency-Key", sanitizeHeader(m.Key)},
+	}
+	if m.Unsubscribe != "" {
+		// RFC 2369 and RFC 8058: mail clients offer a one-click
+		// unsubscribe, which POSTs to the link.
+		hdr = append(hdr, struct{ k, v string }{"List-Unsubscribe", "<" + sanitizeHeader(m.Unsubscribe) + ">"},
+			struct{ k, v string }{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"})
 	}
 	for _, h := range hdr {
 		b.WriteString(h.k + ": " + h.v + "\r\n")

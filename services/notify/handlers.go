@@ -9,13 +9,26 @@ import (
 )
 
 // Register subscribes the service to page.requested (FB_EVT) on its
-// durable consumer.
+// durable consumer, and to the published status updates, notices and
+// reporter updates on another.
 func (s *Service) Register(r *bus.Router) error {
-	return r.Handle(bus.ConsumerConfig{
+	err := r.Handle(bus.ConsumerConfig{
 		Name: ConsumerPages, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait,
 		FilterSubjects: []string{events.SubjectFor(events.TypePageRequested)},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandlePage(ctx, env))
+	})
+	if err != nil {
+		return err
+	}
+	subjects := make([]string, len(PublishedTypes))
+	for i, t := range PublishedTypes {
+		subjects[i] = events.SubjectFor(t)
+	}
+	return r.Handle(bus.ConsumerConfig{
+		Name: ConsumerPublished, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait, FilterSubjects: subjects,
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandlePublished(ctx, env))
 	})
 }
 

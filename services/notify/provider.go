@@ -34,10 +34,19 @@ type Message struct {
 	URL string
 	// Attempt counts from 1.
 	Attempt int
+	// Notice is set, and Page empty, for a message to a subscriber or a
+	// vulnerability reporter.
+	Notice *Notice
+	// Unsubscribe is the subscriber's unsubscribe link (empty for pages
+	// and reporter updates).
+	Unsubscribe string
 }
 
 // Subject is the one-line summary every provider shows.
 func (m Message) Subject() string {
+	if m.Notice != nil {
+		return oneLine(m.Notice.Subject)
+	}
 	return fmt.Sprintf("[%s] INC-%d %s", m.Page.Severity, m.Page.Number, oneLine(m.Page.Title))
 }
 
@@ -54,6 +63,16 @@ func oneLine(s string) string {
 
 // Body is the plain-text description of the page.
 func (m Message) Body() string {
+	if n := m.Notice; n != nil {
+		s := n.Body
+		if n.URL != "" {
+			s += "\nMore: " + n.URL + "\n"
+		}
+		if m.Unsubscribe != "" {
+			s += "\n--\nYou receive this because you subscribed to " + n.Topic + " updates.\nUnsubscribe: " + m.Unsubscribe + "\n"
+		}
+		return s
+	}
 	p := m.Page
 	s := fmt.Sprintf("INC-%d %s\nSeverity: %s\nService: %s\nEscalation: policy %s, level %d\n",
 		p.Number, oneLine(p.Title), p.Severity, p.Service, p.Policy, p.Level)

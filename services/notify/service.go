@@ -37,8 +37,13 @@ type Config struct {
 	// SendTimeout bounds one attempt. Default 15s.
 	SendTimeout time.Duration
 	// PublicURL is the API's public base URL, for links to the incident in
-	// messages; empty sends no links.
+	// messages (and to the status feed and unsubscribe page in messages to
+	// subscribers); empty sends no links.
 	PublicURL string
+	// SubscriberSecret derives the unsubscribe tokens of subscribers
+	// (FIREBREAK_NOTIFY_SUBSCRIBER_SECRET); without it subscriptions are
+	// refused. Changing it invalidates the unsubscribe links already sent.
+	SubscriberSecret string
 	// AckWait is how long JetStream waits for an acknowledgement. 0 means
 	// the bus default.
 	AckWait time.Duration
@@ -326,8 +331,17 @@ func (s *Service) attempt(ctx context.Context, d Delivery) error {
 	if !ok {
 		return Permanent(fmt.Errorf("%w: provider %s is not configured", ErrUnsupported, d.Provider))
 	}
-	m := Message{Key: d.Key, Page: d.Page, Attempt: d.Attempts}
-	if s.cfg.PublicURL != "" {
+	m := Message{Key: d.Key, Page: d.Page, Attempt: d.Attempts, Notice: d.Notice}
+	if d.Notice != nil && d.Notice.SubscriberID != "" {
+		// Whoever unsubscribed after the event gets nothing more.
+		if _, err := s.store.SubscriberGet(ctx, d.Notice.SubscriberID); errors.Is(err, ErrNotFound) {
+			return Permanent(errors.New("subscriber unsubscribed"))
+		} else if err != nil {
+			return err
+		}
+		m.Unsubscribe = s.unsubscribeURL(d.Notice.SubscriberID)
+	}
+	if s.cfg.PublicURL != "" && d.Notice == nil {
 		m.URL = strings.TrimSuffix(s.cfg.PublicURL, "/") + "/api/v1/incidents/" + d.IncidentID
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
@@ -420,8 +434,12 @@ func (s *Service) backoff(n int, retryAfter time.Duration) time.Duration {
 	return max(d, retryAfter)
 }
 
-// emitOutcome writes notification.sent or notification.failed for d.
+// emitOutcome writes notification.sent or notification.failed for d. A
+// notice (not a page) has no such event: its outcome is its delivery row.
 func (s *Service) emitOutcome(ctx context.Context, tx Tx, d Delivery, now time.Time) error {
+	if d.Notice != nil {
+		return nil
+	}
 	sent := events.NotificationSent{
 		IncidentID: d.IncidentID, Number: d.Number, DeliveryKey: d.Key, PageKey: d.Page.IdempotencyKey,
 		Provider: d.Provider, Level: d.Page.Level, User: d.Page.User, ContactMethod: d.ContactMethod,

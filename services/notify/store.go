@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -27,6 +28,10 @@ type Store interface {
 	// DeliveryList returns the deliveries of an incident, by its id or
 	// (with id "") its number, oldest first.
 	DeliveryList(ctx context.Context, incidentID string, number int64) ([]Delivery, error)
+	// SubscriberList returns every subscriber, oldest first.
+	SubscriberList(ctx context.Context) ([]Subscriber, error)
+	// SubscriberGet returns a subscriber by id. Errors: ErrNotFound.
+	SubscriberGet(ctx context.Context, id string) (Subscriber, error)
 }
 
 // Tx is the transactional view of the store.
@@ -52,6 +57,18 @@ type Tx interface {
 	// attempts. Errors: ErrConflict when it is not (another writer recorded
 	// an outcome first), ErrNotFound when there is no such delivery.
 	DeliveryUpdate(ctx context.Context, d Delivery, from Status, fromAttempts int) error
+	// SubscriberCreate stores sub. Errors: ErrConflict when a subscriber
+	// of the same kind, address and service exists (or, improbably, the
+	// token hash is taken).
+	SubscriberCreate(ctx context.Context, sub Subscriber) error
+	// SubscriberList is Store.SubscriberList inside the transaction.
+	SubscriberList(ctx context.Context) ([]Subscriber, error)
+	// SubscriberGetByTokenHash returns the subscriber whose unsubscribe
+	// token hashes to hash. Errors: ErrNotFound.
+	SubscriberGetByTokenHash(ctx context.Context, hash string) (Subscriber, error)
+	// SubscriberDelete deletes a subscriber; it reports whether one was
+	// there.
+	SubscriberDelete(ctx context.Context, id string) (bool, error)
 }
 
 // Status is where a delivery stands.
@@ -90,8 +107,64 @@ type Delivery struct {
 	Attempts      int
 	Reason        string
 	Page          events.PageRequested
+	// Notice is set instead of Page on a delivery of a status update, an
+	// advisory or a reporter update.
+	Notice        *Notice
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	NextAttemptAt time.Time // zero when none is scheduled
 	SentAt        time.Time // zero until sent
+}
+
+// Topics a subscriber can follow.
+const (
+	// TopicStatus: external status updates (status_update.published with
+	// audience external).
+	TopicStatus = "status"
+	// TopicAdvisories: vulnerability notices (vuln.notice_published).
+	TopicAdvisories = "advisories"
+)
+
+// Subscriber kinds.
+const (
+	SubscriberEmail   = "email"
+	SubscriberWebhook = "webhook"
+)
+
+// Subscriber receives published external status updates and advisories.
+type Subscriber struct {
+	ID string
+	// Kind is SubscriberEmail or SubscriberWebhook; Address the email
+	// address or the https URL.
+	Kind    string
+	Address string
+	// Topics are sorted and distinct: TopicAdvisories, TopicStatus.
+	Topics []string
+	// Service, when set, limits the subscriber to updates and notices
+	// about that service (or product).
+	Service string
+	// TokenHash is the hex SHA-256 of the unsubscribe token.
+	TokenHash string
+	CreatedAt time.Time
+}
+
+// Notice is a message that is not a page: a status update or an advisory
+// to a subscriber, or a status email to a vulnerability reporter. It is
+// rendered when the delivery is created and sent as is by every attempt;
+// the unsubscribe link is added at send time, so no token is stored.
+type Notice struct {
+	// Topic is TopicStatus, TopicAdvisories or TopicReporter.
+	Topic string `json:"topic"`
+	// EventType is the type of the event the notice comes from.
+	EventType string `json:"event_type"`
+	// SubscriberID is empty for a reporter update.
+	SubscriberID string `json:"subscriber_id,omitempty"`
+	// Address is the email address or webhook URL.
+	Address string `json:"address"`
+	Subject string `json:"subject"`
+	Body    string `json:"body"`
+	// URL links to the update or advisory (empty without a public URL).
+	URL string `json:"url,omitempty"`
+	// Data is the event's data, which webhooks receive.
+	Data json.RawMessage `json:"data,omitempty"`
 }

@@ -43,6 +43,30 @@ type WebhookPayload struct {
 	Page           events.PageRequested `json:"page"`
 }
 
+// NoticePayload is the JSON body the webhook provider posts for a status
+// update or an advisory to a subscriber.
+type NoticePayload struct {
+	// Type is "status_update" or "advisory".
+	Type           string `json:"type"`
+	IdempotencyKey string `json:"idempotency_key"`
+	Attempt        int    `json:"attempt"`
+	Summary        string `json:"summary"`
+	Text           string `json:"text"`
+	URL            string `json:"url,omitempty"`
+	UnsubscribeURL string `json:"unsubscribe_url,omitempty"`
+	// EventType is the published event's type; Data its public fields
+	// (PublicStatusUpdate or PublicAdvisory), never who approved it.
+	EventType string          `json:"event_type"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+func noticeType(topic string) string {
+	if topic == TopicAdvisories {
+		return "advisory"
+	}
+	return "status_update"
+}
+
 // Webhook posts pages as signed JSON to the contact method's URL.
 type Webhook struct {
 	client *http.Client
@@ -70,12 +94,23 @@ func (*Webhook) Name() string { return events.ProviderWebhook }
 
 // Send implements Provider.
 func (w *Webhook) Send(ctx context.Context, m Message) error {
-	if m.Page.ContactMethod == nil || m.Page.ContactMethod.Address == "" {
+	var (
+		addr, event string
+		body        []byte
+		err         error
+	)
+	switch {
+	case m.Notice != nil && m.Notice.Address != "":
+		addr, event = m.Notice.Address, noticeType(m.Notice.Topic)
+		body, err = json.Marshal(NoticePayload{Type: event, IdempotencyKey: m.Key, Attempt: m.Attempt, Summary: m.Subject(),
+			Text: m.Notice.Body, URL: m.Notice.URL, UnsubscribeURL: m.Unsubscribe, EventType: m.Notice.EventType, Data: m.Notice.Data})
+	case m.Notice == nil && m.Page.ContactMethod != nil && m.Page.ContactMethod.Address != "":
+		addr, event = m.Page.ContactMethod.Address, "page"
+		body, err = json.Marshal(WebhookPayload{Type: "page", IdempotencyKey: m.Key, Attempt: m.Attempt,
+			Summary: m.Subject(), URL: m.URL, Page: redactPage(m.Page)})
+	default:
 		return Permanent(errors.New("webhook page without a URL"))
 	}
-	addr := m.Page.ContactMethod.Address
-	body, err := json.Marshal(WebhookPayload{Type: "page", IdempotencyKey: m.Key, Attempt: m.Attempt,
-		Summary: m.Subject(), URL: m.URL, Page: redactPage(m.Page)})
 	if err != nil {
 		return Permanent(fmt.Errorf("encode webhook body: %w", err))
 	}
@@ -86,7 +121,7 @@ func (w *Webhook) Send(ctx context.Context, m Message) error {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set(HeaderIdempotencyKey, m.Key)
-	h.Set(HeaderEvent, "page")
+	h.Set(HeaderEvent, event)
 	ts := w.now().Unix()
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	if secret != "" {

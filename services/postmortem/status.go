@@ -13,6 +13,11 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
+// ErrSelfApproval refuses the approval of a status update by the person
+// who drafted it: customer communication needs a second person (four-eyes
+// rule). It maps to 403.
+var ErrSelfApproval = fault.New(fault.Forbidden, "self_approval", "the author of a status update cannot approve it")
+
 // maxUpdateBody caps a status update's text.
 const maxUpdateBody = 16 << 10
 
@@ -61,12 +66,20 @@ func (s *Service) DraftStatusUpdate(ctx context.Context, actor events.Actor, ref
 }
 
 // ApproveStatusUpdate approves a draft. The HTTP route requires the
-// comms:approve scope; the approver is recorded.
+// comms:approve scope; the approver is recorded and must not be the
+// author (ErrSelfApproval).
 func (s *Service) ApproveStatusUpdate(ctx context.Context, actor events.Actor, id string) (StatusUpdate, error) {
 	return s.moveUpdate(ctx, id, UpdateDraft, func(u *StatusUpdate) {
 		now := s.now()
 		u.State, u.ApprovedBy, u.ApprovedAt = UpdateApproved, actorName(actor), &now
-	}, nil)
+	}, func(_ context.Context, _ Tx, u StatusUpdate) error {
+		// Checked after the write so the state checks come first; the
+		// error rolls the approval back.
+		if u.DraftedBy != "" && u.DraftedBy == u.ApprovedBy {
+			return fault.Wrap(ErrSelfApproval, "%s drafted status update %s and cannot approve it; another holder of comms:approve must (four-eyes rule)", u.DraftedBy, u.ID)
+		}
+		return nil
+	})
 }
 
 // PublishStatusUpdate publishes an approved update: an external one joins
@@ -82,7 +95,7 @@ func (s *Service) PublishStatusUpdate(ctx context.Context, actor events.Actor, i
 			return err
 		}
 		ev, err := events.New(events.TypeStatusUpdatePublished, Name, u.IncidentID, actor, events.StatusUpdatePublished{
-			UpdateID: u.ID, IncidentID: u.IncidentID, Number: inc.Number, Audience: u.Audience, Status: u.Status,
+			UpdateID: u.ID, IncidentID: u.IncidentID, Number: inc.Number, Service: inc.Service, Audience: u.Audience, Status: u.Status,
 			Title: u.Title, Body: u.Body, ApprovedBy: u.ApprovedBy, PublishedAt: *u.PublishedAt,
 		}, events.At(*u.PublishedAt))
 		if err != nil {

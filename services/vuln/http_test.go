@@ -31,6 +31,8 @@ var testTokens = tokens{
 	"writer":   {ID: "alice", Name: "Alice", Kind: events.ActorUser, Scopes: []string{httpapi.ScopeVulnsRead, httpapi.ScopeVulnsWrite}},
 	"reader":   {ID: "rita", Kind: events.ActorUser, Scopes: []string{httpapi.ScopeVulnsRead}},
 	"approver": {ID: "carol", Name: "Carol", Kind: events.ActorUser, Scopes: []string{httpapi.ScopeCommsApprove}},
+	// alice again, also holding comms:approve (TestNoticeSelfApproval).
+	"writer-approver": {ID: "alice", Name: "Alice", Kind: events.ActorUser, Scopes: []string{httpapi.ScopeVulnsWrite, httpapi.ScopeCommsApprove}},
 }
 
 type api struct {

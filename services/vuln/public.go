@@ -299,7 +299,8 @@ func templateNotice(v Vuln, d NoticeDraft) Notice {
 
 // ApproveNotice approves and publishes a draft: it goes on the advisory
 // feed and a vuln.notice_published event asks notify to send it to
-// subscribers. The HTTP layer lets only holders of comms:approve call it.
+// subscribers. The HTTP layer lets only holders of comms:approve call it;
+// the notice's author cannot approve it (ErrSelfApproval, 403).
 // A notice of a vulnerability that is not public or still embargoed is
 // refused (409): approving it would disclose what is held back.
 func (s *Service) ApproveNotice(ctx context.Context, id string, actor events.Actor) (Notice, error) {
@@ -311,6 +312,9 @@ func (s *Service) ApproveNotice(ctx context.Context, id string, actor events.Act
 		}
 		if n.Status == NoticePublished {
 			return fault.Wrap(ErrIllegalTransition, "notice %s is already published", n.ID)
+		}
+		if n.DraftedBy != "" && actorName(actor) == n.DraftedBy {
+			return fault.Wrap(ErrSelfApproval, "%s drafted notice %s and cannot approve it; another holder of comms:approve must (four-eyes rule)", n.DraftedBy, n.ID)
 		}
 		v, err := tx.VulnGet(ctx, n.VulnID, 0)
 		if err != nil {
@@ -329,7 +333,8 @@ func (s *Service) ApproveNotice(ctx context.Context, id string, actor events.Act
 		}
 		at := n.PublishedAt
 		env, err := s.event(events.TypeVulnNoticePublished, v, actor, events.VulnNotice{NoticeID: n.ID, VulnID: v.ID, Title: n.Title, Body: n.Body(),
-			URL: strings.TrimRight(s.cfg.Publication.BaseURL, "/") + "/api/v1/advisories/" + n.ID, ApprovedBy: n.ApprovedBy, Published: &at})
+			URL: strings.TrimRight(s.cfg.Publication.BaseURL, "/") + "/api/v1/advisories/" + n.ID, ApprovedBy: n.ApprovedBy, Published: &at,
+			Product: v.Product, Service: v.Service})
 		if err != nil {
 			return err
 		}

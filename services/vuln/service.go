@@ -532,9 +532,36 @@ func (s *Service) Transition(ctx context.Context, r string, req TransitionReques
 		if err := tx.Emit(ctx, env); err != nil {
 			return err
 		}
+		if err := s.tellReporter(ctx, tx, v, actor); err != nil {
+			return err
+		}
 		return s.schedule(ctx, tx, v)
 	})
 	return v, err
+}
+
+// reporterStatuses are the statuses a reporter is told about.
+var reporterStatuses = map[Status]bool{
+	StatusAcknowledged: true, StatusTriaged: true, StatusReleased: true, StatusMitigated: true,
+	StatusCommunicated: true, StatusClosed: true, StatusRejected: true, StatusDuplicate: true,
+}
+
+// tellReporter asks notify (vuln.reporter_update_requested) to email the
+// reporter of a disclosure that gave an address when v reached a status
+// the reporter is told about. The event carries the tracking id, the
+// status and the address: not the title, the reason or anything else
+// triage wrote.
+func (s *Service) tellReporter(ctx context.Context, tx Tx, v Vuln, actor events.Actor) error {
+	if v.Source != SourceDisclosure || v.Reporter.Contact == "" || !reporterStatuses[v.Status] {
+		return nil
+	}
+	now := s.now().UTC()
+	env, err := s.event(events.TypeVulnReporterUpdateRequested, v, actor, events.VulnReporterUpdate{TrackingID: v.ID, Status: string(v.Status),
+		ReporterName: v.Reporter.Name, ReporterEmail: v.Reporter.Contact, ChangedAt: now})
+	if err != nil {
+		return err
+	}
+	return tx.Emit(ctx, env)
 }
 
 // SeverityRequest rescores a vulnerability.

@@ -35,6 +35,9 @@ var (
 	ErrConflict          = fault.New(fault.Conflict, "conflict", "changed concurrently")
 	ErrIllegalTransition = fault.New(fault.Conflict, "illegal_transition", "illegal transition")
 	ErrNotApproved       = fault.New(fault.Conflict, "not_approved", "not approved")
+	// ErrSelfApproval refuses the approval of a notice by its author: a
+	// customer notice needs a second person (four-eyes rule).
+	ErrSelfApproval = fault.New(fault.Forbidden, "self_approval", "the author of a notice cannot approve it")
 )
 
 // Status is a vulnerability's place in its lifecycle.
@@ -127,7 +130,8 @@ type Product struct {
 }
 
 // Reporter is who reported a vulnerability. It is private: no public
-// endpoint and no event carries it.
+// endpoint shows it, and the only event that carries the address is
+// vuln.reporter_update_requested, for notify to write to the reporter.
 type Reporter struct {
 	Name    string `json:"name,omitempty"`
 	Contact string `json:"contact,omitempty"`

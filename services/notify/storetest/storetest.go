@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"sync"
@@ -36,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) notify.Store) {
 		{"list by incident and number", testList},
 		{"inbox outbox and rollback", testInboxOutbox},
 		{"timers fire with the effect", testFireTimer},
+		{"notice delivery round trip", testNoticeRoundTrip},
+		{"subscribers", testSubscribers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,5 +292,127 @@ func testFireTimer(t *testing.T, s notify.Store) {
 	})
 	if err != nil || !cancelled {
 		t.Fatalf("cancel: %v %v", cancelled, err)
+	}
+}
+
+func testNoticeRoundTrip(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	d := notify.Delivery{
+		Key: "evt-1|sub-1", EventID: "evt-1", Provider: events.ProviderEmail, Target: "subscriber:sub-1",
+		Status: notify.StatusPending, CreatedAt: t0, UpdatedAt: t0, NextAttemptAt: t0,
+		Notice: &notify.Notice{Topic: notify.TopicStatus, EventType: events.TypeStatusUpdatePublished, SubscriberID: "sub-1",
+			Address: "ops@example.com", Subject: "Checkout errors", Body: "A fix is in place.\n", URL: "https://status.example.com/x",
+			Data: []byte(`{"update_id":"su-1"}`)},
+	}
+	if !create(t, s, d) {
+		t.Fatal("not created")
+	}
+	got, err := s.DeliveryGet(ctx, d.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Notice == nil {
+		t.Fatal("notice lost")
+	}
+	// PostgreSQL's jsonb re-spaces the event data: compare it as JSON.
+	var gotData, wantData any
+	if err := json.Unmarshal(got.Notice.Data, &gotData); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(d.Notice.Data, &wantData)
+	if !reflect.DeepEqual(gotData, wantData) {
+		t.Fatalf("notice data = %s, want %s", got.Notice.Data, d.Notice.Data)
+	}
+	gn, wn := *got.Notice, *d.Notice
+	gn.Data, wn.Data = nil, nil
+	if !reflect.DeepEqual(gn, wn) {
+		t.Fatalf("notice = %+v, want %+v", gn, wn)
+	}
+	if create(t, s, d) {
+		t.Fatal("a notice delivery with the same key was stored twice")
+	}
+	page, err := s.DeliveryGet(ctx, create2(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Notice != nil {
+		t.Fatalf("a page delivery has a notice: %+v", page.Notice)
+	}
+}
+
+func create2(t *testing.T, s notify.Store) string {
+	d := Sample("page-key|webhook")
+	create(t, s, d)
+	return d.Key
+}
+
+func testSubscribers(t *testing.T, s notify.Store) {
+	ctx := context.Background()
+	a := notify.Subscriber{ID: "sub-a", Kind: notify.SubscriberEmail, Address: "ops@example.com",
+		Topics: []string{notify.TopicAdvisories, notify.TopicStatus}, TokenHash: "hash-a", CreatedAt: t0}
+	b := notify.Subscriber{ID: "sub-b", Kind: notify.SubscriberWebhook, Address: "https://hooks.example.com/status",
+		Topics: []string{notify.TopicStatus}, Service: "checkout", TokenHash: "hash-b", CreatedAt: t0.Add(time.Second)}
+	for _, sub := range []notify.Subscriber{b, a} {
+		if err := s.InTx(ctx, func(tx notify.Tx) error { return tx.SubscriberCreate(ctx, sub) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := a
+	dup.ID, dup.TokenHash = "sub-dup", "hash-dup"
+	err := s.InTx(ctx, func(tx notify.Tx) error { return tx.SubscriberCreate(ctx, dup) })
+	if !errors.Is(err, notify.ErrConflict) {
+		t.Fatalf("same kind, address and service again: err = %v, want ErrConflict", err)
+	}
+	other := dup
+	other.Service, other.CreatedAt = "search", t0.Add(2*time.Second)
+	if err := s.InTx(ctx, func(tx notify.Tx) error { return tx.SubscriberCreate(ctx, other) }); err != nil {
+		t.Fatalf("same address, other service: %v", err)
+	}
+
+	list, err := s.SubscriberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []notify.Subscriber{a, b, other}; !reflect.DeepEqual(list, want) {
+		t.Fatalf("list = %+v\nwant %+v", list, want)
+	}
+	got, err := s.SubscriberGet(ctx, "sub-b")
+	if err != nil || !reflect.DeepEqual(got, b) {
+		t.Fatalf("get = %+v, %v; want %+v", got, err, b)
+	}
+	if _, err := s.SubscriberGet(ctx, "nope"); !errors.Is(err, notify.ErrNotFound) {
+		t.Fatalf("get unknown: err = %v, want ErrNotFound", err)
+	}
+	err = s.InTx(ctx, func(tx notify.Tx) error {
+		got, err := tx.SubscriberGetByTokenHash(ctx, "hash-a")
+		if err != nil || got.ID != "sub-a" {
+			t.Errorf("by token hash = %+v, %v", got, err)
+		}
+		if _, err := tx.SubscriberGetByTokenHash(ctx, "hash-zzz"); !errors.Is(err, notify.ErrNotFound) {
+			t.Errorf("unknown token hash: err = %v, want ErrNotFound", err)
+		}
+		inTx, err := tx.SubscriberList(ctx)
+		if err != nil || len(inTx) != 3 {
+			t.Errorf("list in tx = %d, %v", len(inTx), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deleted, again bool
+	err = s.InTx(ctx, func(tx notify.Tx) error {
+		var err error
+		if deleted, err = tx.SubscriberDelete(ctx, "sub-a"); err != nil {
+			return err
+		}
+		again, err = tx.SubscriberDelete(ctx, "sub-a")
+		return err
+	})
+	if err != nil || !deleted || again {
+		t.Fatalf("delete = %v, again = %v, err = %v", deleted, again, err)
+	}
+	if _, err := s.SubscriberGet(ctx, "sub-a"); !errors.Is(err, notify.ErrNotFound) {
+		t.Fatalf("deleted subscriber: err = %v, want ErrNotFound", err)
 	}
 }

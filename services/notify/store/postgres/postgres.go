@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,6 +103,17 @@ func (s *Store) DeliveryList(ctx context.Context, incidentID string, number int6
 	return out, nil
 }
 
+// SubscriberList implements notify.Store.
+func (s *Store) SubscriberList(ctx context.Context) ([]notify.Subscriber, error) {
+	return subscriberList(ctx, gen.New(s.pool))
+}
+
+// SubscriberGet implements notify.Store.
+func (s *Store) SubscriberGet(ctx context.Context, id string) (notify.Subscriber, error) {
+	r, err := gen.New(s.pool).SubscriberGet(ctx, id)
+	return subscriberOf(r, err, "subscriber "+id)
+}
+
 // OutboxCount returns the number of unpublished outbox rows, for tests.
 func (s *Store) OutboxCount(ctx context.Context) (int64, error) {
 	return outboxpg.New(s.pool).Count(ctx)
@@ -142,11 +154,19 @@ func (t *Tx) DeliveryCreate(ctx context.Context, d notify.Delivery) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("encode page: %w", err)
 	}
+	var notice []byte
+	if d.Notice != nil {
+		if notice, err = json.Marshal(d.Notice); err != nil {
+			return false, fmt.Errorf("encode notice: %w", err)
+		}
+		page = []byte("{}")
+	}
 	n, err := t.q.DeliveryInsert(ctx, gen.DeliveryInsertParams{
 		Key: d.Key, IncidentID: d.IncidentID, IncidentNumber: d.Number, EventID: d.EventID, CorrelationID: d.CorrelationID,
 		Provider: d.Provider, Target: d.Target, ContactMethod: d.ContactMethod, Status: string(d.Status),
 		Attempts: int32(d.Attempts), Reason: d.Reason, Page: page,
 		CreatedAt: ts(d.CreatedAt), UpdatedAt: ts(d.UpdatedAt), NextAttemptAt: ts(d.NextAttemptAt), SentAt: ts(d.SentAt),
+		Notice: notice,
 	})
 	if err != nil {
 		return false, fmt.Errorf("create delivery %s: %w", d.Key, err)
@@ -205,6 +225,12 @@ func fromRow(r gen.NotifyDelivery) (notify.Delivery, error) {
 	if err := json.Unmarshal(r.Page, &d.Page); err != nil {
 		return notify.Delivery{}, fmt.Errorf("delivery %s page: %w", r.Key, err)
 	}
+	if r.Notice != nil {
+		d.Notice = new(notify.Notice)
+		if err := json.Unmarshal(r.Notice, d.Notice); err != nil {
+			return notify.Delivery{}, fmt.Errorf("delivery %s notice: %w", r.Key, err)
+		}
+	}
 	return d, nil
 }
 
@@ -214,4 +240,68 @@ func ts(t time.Time) pgtype.Timestamptz {
 		return pgtype.Timestamptz{}
 	}
 	return pgtype.Timestamptz{Time: t.UTC(), Valid: true}
+}
+
+// SubscriberCreate implements notify.Tx. A concurrent insert of the same
+// subscriber is a unique violation, which InTx retries; the retry then
+// finds the row and reports ErrConflict.
+func (t *Tx) SubscriberCreate(ctx context.Context, sub notify.Subscriber) error {
+	n, err := t.q.SubscriberInsert(ctx, gen.SubscriberInsertParams{
+		ID: sub.ID, Kind: sub.Kind, Address: sub.Address, Topics: strings.Join(sub.Topics, ","), Service: sub.Service,
+		TokenHash: sub.TokenHash, CreatedAt: ts(sub.CreatedAt),
+	})
+	if err != nil {
+		return fmt.Errorf("create subscriber: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("create subscriber: %w", notify.ErrConflict)
+	}
+	return nil
+}
+
+// SubscriberList implements notify.Tx.
+func (t *Tx) SubscriberList(ctx context.Context) ([]notify.Subscriber, error) {
+	return subscriberList(ctx, t.q)
+}
+
+// SubscriberGetByTokenHash implements notify.Tx.
+func (t *Tx) SubscriberGetByTokenHash(ctx context.Context, hash string) (notify.Subscriber, error) {
+	r, err := t.q.SubscriberGetByTokenHash(ctx, hash)
+	return subscriberOf(r, err, "subscriber by token")
+}
+
+// SubscriberDelete implements notify.Tx.
+func (t *Tx) SubscriberDelete(ctx context.Context, id string) (bool, error) {
+	n, err := t.q.SubscriberDelete(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("delete subscriber %s: %w", id, err)
+	}
+	return n > 0, nil
+}
+
+func subscriberList(ctx context.Context, q *gen.Queries) ([]notify.Subscriber, error) {
+	rows, err := q.SubscriberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list subscribers: %w", err)
+	}
+	out := make([]notify.Subscriber, 0, len(rows))
+	for _, r := range rows {
+		sub, err := subscriberOf(r, nil, "subscriber "+r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, nil
+}
+
+func subscriberOf(r gen.NotifySubscriber, err error, what string) (notify.Subscriber, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notify.Subscriber{}, fmt.Errorf("%s: %w", what, notify.ErrNotFound)
+	}
+	if err != nil {
+		return notify.Subscriber{}, fmt.Errorf("get %s: %w", what, err)
+	}
+	return notify.Subscriber{ID: r.ID, Kind: r.Kind, Address: r.Address, Topics: strings.Split(r.Topics, ","), Service: r.Service,
+		TokenHash: r.TokenHash, CreatedAt: r.CreatedAt.Time.UTC()}, nil
 }

@@ -25,4 +25,15 @@ type NotifyDelivery struct {
 	UpdatedAt      pgtype.Timestamptz
 	NextAttemptAt  pgtype.Timestamptz
 	SentAt         pgtype.Timestamptz
+	Notice         []byte
+}
+
+type NotifySubscriber struct {
+	ID        string
+	Kind      string
+	Address   string
+	Topics    string
+	Service   string
+	TokenHash string
+	CreatedAt pgtype.Timestamptz
 }

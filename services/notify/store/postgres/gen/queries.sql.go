@@ -12,7 +12,7 @@ import (
 )
 
 const deliveryGet = `-- name: DeliveryGet :one
-SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE key = $1
+SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE key = $1
 `
 
 func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, error) {
@@ -35,6 +35,7 @@ func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, 
 		&i.UpdatedAt,
 		&i.NextAttemptAt,
 		&i.SentAt,
+		&i.Notice,
 	)
 	return i, err
 }
@@ -42,9 +43,9 @@ func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, 
 const deliveryInsert = `-- name: DeliveryInsert :execrows
 
 INSERT INTO notify_deliveries (key, incident_id, incident_number, event_id, correlation_id, provider, target,
-    contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at)
+    contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-    $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (key) DO NOTHING
 `
 
@@ -65,6 +66,7 @@ type DeliveryInsertParams struct {
 	UpdatedAt      pgtype.Timestamptz
 	NextAttemptAt  pgtype.Timestamptz
 	SentAt         pgtype.Timestamptz
+	Notice         []byte
 }
 
 // Queries of the notify service's PostgreSQL adapter. sqlc generates gen/ from
@@ -89,6 +91,7 @@ func (q *Queries) DeliveryInsert(ctx context.Context, arg DeliveryInsertParams) 
 		arg.UpdatedAt,
 		arg.NextAttemptAt,
 		arg.SentAt,
+		arg.Notice,
 	)
 	if err != nil {
 		return 0, err
@@ -97,7 +100,7 @@ func (q *Queries) DeliveryInsert(ctx context.Context, arg DeliveryInsertParams) 
 }
 
 const deliveryListByIncident = `-- name: DeliveryListByIncident :many
-SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE incident_id = $1 ORDER BY created_at, key
+SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE incident_id = $1 ORDER BY created_at, key
 `
 
 func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string) ([]NotifyDelivery, error) {
@@ -126,6 +129,7 @@ func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string)
 			&i.UpdatedAt,
 			&i.NextAttemptAt,
 			&i.SentAt,
+			&i.Notice,
 		); err != nil {
 			return nil, err
 		}
@@ -138,7 +142,7 @@ func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string)
 }
 
 const deliveryListByNumber = `-- name: DeliveryListByNumber :many
-SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE incident_number = $1 ORDER BY created_at, key
+SELECT key, incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE incident_number = $1 ORDER BY created_at, key
 `
 
 func (q *Queries) DeliveryListByNumber(ctx context.Context, incidentNumber int64) ([]NotifyDelivery, error) {
@@ -167,6 +171,7 @@ func (q *Queries) DeliveryListByNumber(ctx context.Context, incidentNumber int64
 			&i.UpdatedAt,
 			&i.NextAttemptAt,
 			&i.SentAt,
+			&i.Notice,
 		); err != nil {
 			return nil, err
 		}
@@ -215,4 +220,120 @@ func (q *Queries) DeliveryUpdate(ctx context.Context, arg DeliveryUpdateParams) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const subscriberDelete = `-- name: SubscriberDelete :execrows
+DELETE FROM notify_subscribers WHERE id = $1
+`
+
+func (q *Queries) SubscriberDelete(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.Exec(ctx, subscriberDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const subscriberGet = `-- name: SubscriberGet :one
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers WHERE id = $1
+`
+
+func (q *Queries) SubscriberGet(ctx context.Context, id string) (NotifySubscriber, error) {
+	row := q.db.QueryRow(ctx, subscriberGet, id)
+	var i NotifySubscriber
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Address,
+		&i.Topics,
+		&i.Service,
+		&i.TokenHash,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const subscriberGetByTokenHash = `-- name: SubscriberGetByTokenHash :one
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers WHERE token_hash = $1
+`
+
+func (q *Queries) SubscriberGetByTokenHash(ctx context.Context, tokenHash string) (NotifySubscriber, error) {
+	row := q.db.QueryRow(ctx, subscriberGetByTokenHash, tokenHash)
+	var i NotifySubscriber
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Address,
+		&i.Topics,
+		&i.Service,
+		&i.TokenHash,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const subscriberInsert = `-- name: SubscriberInsert :execrows
+INSERT INTO notify_subscribers (id, kind, address, topics, service, token_hash, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT DO NOTHING
+`
+
+type SubscriberInsertParams struct {
+	ID        string
+	Kind      string
+	Address   string
+	Topics    string
+	Service   string
+	TokenHash string
+	CreatedAt pgtype.Timestamptz
+}
+
+// A subscriber with the same kind, address and service exists already
+// when 0 rows are inserted.
+func (q *Queries) SubscriberInsert(ctx context.Context, arg SubscriberInsertParams) (int64, error) {
+	result, err := q.db.Exec(ctx, subscriberInsert,
+		arg.ID,
+		arg.Kind,
+		arg.Address,
+		arg.Topics,
+		arg.Service,
+		arg.TokenHash,
+		arg.CreatedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const subscriberList = `-- name: SubscriberList :many
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers ORDER BY created_at, id
+`
+
+func (q *Queries) SubscriberList(ctx context.Context) ([]NotifySubscriber, error) {
+	rows, err := q.db.Query(ctx, subscriberList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []NotifySubscriber
+	for rows.Next() {
+		var i NotifySubscriber
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Address,
+			&i.Topics,
+			&i.Service,
+			&i.TokenHash,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

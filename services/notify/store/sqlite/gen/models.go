@@ -25,4 +25,15 @@ type NotifyDelivery struct {
 	UpdatedAt      string
 	NextAttemptAt  sql.NullString
 	SentAt         sql.NullString
+	Notice         sql.NullString
+}
+
+type NotifySubscriber struct {
+	ID        string
+	Kind      string
+	Address   string
+	Topics    string
+	Service   string
+	TokenHash string
+	CreatedAt string
 }

@@ -11,7 +11,7 @@ import (
 )
 
 const deliveryGet = `-- name: DeliveryGet :one
-SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE key = ?1
+SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE key = ?1
 `
 
 func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, error) {
@@ -34,6 +34,7 @@ func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, 
 		&i.UpdatedAt,
 		&i.NextAttemptAt,
 		&i.SentAt,
+		&i.Notice,
 	)
 	return i, err
 }
@@ -41,9 +42,9 @@ func (q *Queries) DeliveryGet(ctx context.Context, key string) (NotifyDelivery, 
 const deliveryInsert = `-- name: DeliveryInsert :execrows
 
 INSERT INTO notify_deliveries (key, incident_id, incident_number, event_id, correlation_id, provider, target,
-    contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at)
+    contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
-    ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+    ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
 ON CONFLICT (key) DO NOTHING
 `
 
@@ -64,6 +65,7 @@ type DeliveryInsertParams struct {
 	UpdatedAt      string
 	NextAttemptAt  sql.NullString
 	SentAt         sql.NullString
+	Notice         sql.NullString
 }
 
 // Queries of the notify service's SQLite adapter. sqlc generates gen/ from
@@ -88,6 +90,7 @@ func (q *Queries) DeliveryInsert(ctx context.Context, arg DeliveryInsertParams) 
 		arg.UpdatedAt,
 		arg.NextAttemptAt,
 		arg.SentAt,
+		arg.Notice,
 	)
 	if err != nil {
 		return 0, err
@@ -96,7 +99,7 @@ func (q *Queries) DeliveryInsert(ctx context.Context, arg DeliveryInsertParams) 
 }
 
 const deliveryListByIncident = `-- name: DeliveryListByIncident :many
-SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE incident_id = ?1 ORDER BY created_at, key
+SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE incident_id = ?1 ORDER BY created_at, key
 `
 
 func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string) ([]NotifyDelivery, error) {
@@ -125,6 +128,7 @@ func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string)
 			&i.UpdatedAt,
 			&i.NextAttemptAt,
 			&i.SentAt,
+			&i.Notice,
 		); err != nil {
 			return nil, err
 		}
@@ -140,7 +144,7 @@ func (q *Queries) DeliveryListByIncident(ctx context.Context, incidentID string)
 }
 
 const deliveryListByNumber = `-- name: DeliveryListByNumber :many
-SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at FROM notify_deliveries WHERE incident_number = ?1 ORDER BY created_at, key
+SELECT "key", incident_id, incident_number, event_id, correlation_id, provider, target, contact_method, status, attempts, reason, page, created_at, updated_at, next_attempt_at, sent_at, notice FROM notify_deliveries WHERE incident_number = ?1 ORDER BY created_at, key
 `
 
 func (q *Queries) DeliveryListByNumber(ctx context.Context, incidentNumber int64) ([]NotifyDelivery, error) {
@@ -169,6 +173,7 @@ func (q *Queries) DeliveryListByNumber(ctx context.Context, incidentNumber int64
 			&i.UpdatedAt,
 			&i.NextAttemptAt,
 			&i.SentAt,
+			&i.Notice,
 		); err != nil {
 			return nil, err
 		}
@@ -220,4 +225,123 @@ func (q *Queries) DeliveryUpdate(ctx context.Context, arg DeliveryUpdateParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const subscriberDelete = `-- name: SubscriberDelete :execrows
+DELETE FROM notify_subscribers WHERE id = ?1
+`
+
+func (q *Queries) SubscriberDelete(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, subscriberDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const subscriberGet = `-- name: SubscriberGet :one
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers WHERE id = ?1
+`
+
+func (q *Queries) SubscriberGet(ctx context.Context, id string) (NotifySubscriber, error) {
+	row := q.db.QueryRowContext(ctx, subscriberGet, id)
+	var i NotifySubscriber
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Address,
+		&i.Topics,
+		&i.Service,
+		&i.TokenHash,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const subscriberGetByTokenHash = `-- name: SubscriberGetByTokenHash :one
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers WHERE token_hash = ?1
+`
+
+func (q *Queries) SubscriberGetByTokenHash(ctx context.Context, tokenHash string) (NotifySubscriber, error) {
+	row := q.db.QueryRowContext(ctx, subscriberGetByTokenHash, tokenHash)
+	var i NotifySubscriber
+	err := row.Scan(
+		&i.ID,
+		&i.Kind,
+		&i.Address,
+		&i.Topics,
+		&i.Service,
+		&i.TokenHash,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const subscriberInsert = `-- name: SubscriberInsert :execrows
+INSERT INTO notify_subscribers (id, kind, address, topics, service, token_hash, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT DO NOTHING
+`
+
+type SubscriberInsertParams struct {
+	ID        string
+	Kind      string
+	Address   string
+	Topics    string
+	Service   string
+	TokenHash string
+	CreatedAt string
+}
+
+// A subscriber with the same kind, address and service exists already
+// when 0 rows are inserted.
+func (q *Queries) SubscriberInsert(ctx context.Context, arg SubscriberInsertParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, subscriberInsert,
+		arg.ID,
+		arg.Kind,
+		arg.Address,
+		arg.Topics,
+		arg.Service,
+		arg.TokenHash,
+		arg.CreatedAt,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const subscriberList = `-- name: SubscriberList :many
+SELECT id, kind, address, topics, service, token_hash, created_at FROM notify_subscribers ORDER BY created_at, id
+`
+
+func (q *Queries) SubscriberList(ctx context.Context) ([]NotifySubscriber, error) {
+	rows, err := q.db.QueryContext(ctx, subscriberList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []NotifySubscriber
+	for rows.Next() {
+		var i NotifySubscriber
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Address,
+			&i.Topics,
+			&i.Service,
+			&i.TokenHash,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
