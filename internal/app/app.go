@@ -321,6 +321,27 @@ func (a *App) loadToken() error {
 	return nil
 }
 
+// devSecret reads the secret kept in DataDir/name, creating a random one
+// (0600) the first time: dev's stand-in for a secret the operator sets.
+func (a *App) devSecret(name string) (string, error) {
+	path := filepath.Join(a.cfg.DataDir, name)
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return "", fmt.Errorf("create data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", name, err)
+	}
+	return secret, nil
+}
+
 func (a *App) connectNATS() error {
 	url := a.cfg.NATSURL
 	var opts []nats.Option

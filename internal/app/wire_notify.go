@@ -69,6 +69,14 @@ func (a *App) wireNotify(ctx context.Context, log *slog.Logger) error {
 	if cfg.WebhookSecret == "" {
 		log.Warn("no webhook signing secret (FIREBREAK_WEBHOOK_SECRET): webhooks go out unsigned")
 	}
+	if cfg.SubscriberSecret == "" && a.cfg.GenerateToken {
+		// dev: one kept next to the admin token, so links survive restarts.
+		secret, err := a.devSecret("notify-subscriber.secret")
+		if err != nil {
+			return err
+		}
+		cfg.SubscriberSecret = secret
+	}
 	if cfg.SubscriberSecret == "" {
 		log.Warn("no subscriber secret (FIREBREAK_NOTIFY_SUBSCRIBER_SECRET): POST /api/v1/subscribers is refused")
 	}
