@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end check against a real Prometheus Alertmanager (issue 4):
 #
-#   1. builds Alertmanager from its Go module source (go install fails on the
-#      missing ui/app/dist, so the module is copied and a placeholder
+#   1. builds Alertmanager from its Go module source
+#      (scripts/e2e/build-alertmanager.sh: go install fails on the missing
+#      ui/app/dist, so the module is copied and a placeholder
 #      ui/app/dist/index.html added) and firebreak;
 #   2. starts `firebreak dev` on free loopback ports with a throw-away data
 #      directory and creates an alertmanager integration key for "checkout";
@@ -59,14 +60,7 @@ free_port() {
 say "building firebreak"
 go build -o "$work/firebreak" ./cmd/firebreak
 say "building Alertmanager $AM_VERSION from its module source"
-am_dir=$(cd "$work" && GOFLAGS= go mod download -json "github.com/prometheus/alertmanager@$AM_VERSION" |
-  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-[ -n "$am_dir" ] && [ -d "$am_dir" ] || fail "go mod download of alertmanager@$AM_VERSION gave no directory"
-cp -r "$am_dir" "$work/am-src"
-chmod -R u+w "$work/am-src"
-mkdir -p "$work/am-src/ui/app/dist"
-echo '<!doctype html><title>Alertmanager UI not built</title>' >"$work/am-src/ui/app/dist/index.html"
-(cd "$work/am-src" && GOFLAGS=-mod=mod go build -o "$work/alertmanager" ./cmd/alertmanager) >"$work/am-build.log" 2>&1 ||
+scripts/e2e/build-alertmanager.sh "$work/alertmanager" "$AM_VERSION" >"$work/am-build.log" 2>&1 ||
   fail "building Alertmanager (see $work/am-build.log)"
 "$work/alertmanager" --version 2>&1 | head -1
 

@@ -11,7 +11,11 @@
 //     (producers publishing asynchronously on fb.ingest.<service>, each
 //     publish acknowledged by JetStream): durable alerts/s;
 //  4. firebreak's RSS once -memory-keys distinct dedup keys are open
-//     incidents.
+//     incidents;
+//  5. with -alertmanager BIN, the same one-per-request generator against a
+//     real Alertmanager's POST /api/v2/alerts (a child process, alerts held
+//     in memory, a receiver that sends nothing), for comparison
+//     (scripts/e2e/build-alertmanager.sh builds one).
 //
 // Every phase is bounded by -duration or a count. Usage:
 //
@@ -55,6 +59,7 @@ type options struct {
 	ingest      int
 	memoryKeys  int
 	firebreak   string
+	alertmgr    string
 }
 
 func main() {
@@ -70,6 +75,7 @@ func main() {
 	flag.IntVar(&o.ingest, "ingest", 200000, "alerts published on fb.ingest (0 skips the phase)")
 	flag.IntVar(&o.memoryKeys, "memory-keys", 100000, "distinct open dedup keys for the memory phase (0 skips it)")
 	flag.StringVar(&o.firebreak, "firebreak", "", "firebreak binary (default: built from ./cmd/firebreak)")
+	flag.StringVar(&o.alertmgr, "alertmanager", "", "Alertmanager binary: also load its /api/v2/alerts one alert per request (scripts/e2e/build-alertmanager.sh)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -158,6 +164,16 @@ func run(o options) error {
 	ceilURL := "http://" + strings.TrimSpace(addr)
 	ceiling := pdLoad(o, "ceiling (decode + 202)", ceilURL+"/v2/enqueue", "0123456789abcdef0123456789abcdef")
 	report(ceiling, nil, ceil.Process.Pid)
+
+	// 1b. A real Alertmanager, for comparison.
+	if o.alertmgr != "" {
+		am, pid, stop, err := alertmanagerLoad(o, dir)
+		if err != nil {
+			return err
+		}
+		report(am, &ceiling, pid)
+		stop()
+	}
 
 	// 2. firebreak dev.
 	data := filepath.Join(dir, "data")
@@ -500,3 +516,55 @@ func rss(pid int) (cur, peak int64) {
 }
 
 func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
+
+// alertmanagerLoad starts the Alertmanager binary o.alertmgr with a
+// receiver that sends nothing and posts one alert per request to its
+// /api/v2/alerts (200 means held in memory) from o.concurrency clients.
+// It returns the outcome, the process (for its RSS) and how to stop it.
+func alertmanagerLoad(o options, dir string) (result, int, func(), error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, 0, nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	conf := filepath.Join(dir, "alertmanager.yml")
+	if err := os.WriteFile(conf, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o600); err != nil {
+		return result{}, 0, nil, err
+	}
+	cmd := exec.Command(o.alertmgr, "--config.file", conf, "--storage.path", filepath.Join(dir, "am-data"),
+		"--web.listen-address", addr, "--cluster.listen-address=", "--log.level", "error")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return result{}, 0, nil, err
+	}
+	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }
+	base := "http://" + addr
+	ready := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(base + "/-/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ready = true
+				break
+			}
+		}
+	}
+	if !ready {
+		stop()
+		return result{}, 0, nil, errors.New("alertmanager did not become ready")
+	}
+	hc := httpClient(o.concurrency)
+	r := load(o.concurrency, o.duration, "Alertmanager /api/v2/alerts", func(rng *rand.Rand) bool {
+		k := rng.IntN(o.keys)
+		body := fmt.Sprintf(`[{"labels":{"alertname":"bench","instance":"bench-host-%d","key":"bench-%d","severity":"critical"},"annotations":{"summary":"bench alert %d"}}]`, k%100, k, k)
+		resp, err := hc.Post(base+"/api/v2/alerts", "application/json", strings.NewReader(body))
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return r, cmd.Process.Pid, stop, nil
+}
