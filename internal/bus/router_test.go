@@ -196,7 +196,10 @@ func TestRouterDeadLetter(t *testing.T) {
 			}
 			err = r.Handle(ConsumerConfig{
 				Name: consumer, Stream: StreamEvt, FilterSubjects: []string{subject},
-				MaxDeliver: tt.maxDeliver, Backoff: []time.Duration{200 * time.Millisecond},
+				// The backoff leaves the good messages time to be handled
+				// before the poison comes back, even on a loaded machine:
+				// its redelivery below waits for them on the one worker.
+				MaxDeliver: tt.maxDeliver, Backoff: []time.Duration{time.Second},
 				// One worker: the good messages can only be handled while
 				// the poison waits for redelivery, not beside it.
 				Workers: 1,

@@ -90,7 +90,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if !ok {
 		return nil, fmt.Errorf("subscribe %s: no such consumer (AddConsumer first)", topic)
 	}
-	iter, err := sub.consumer.Messages(jetstream.PullMaxMessages(sub.cfg.prefetch()))
+	iter, err := sub.consumer.Messages(pullOptions(sub.cfg)...)
 	if err != nil {
 		s.wg.Done()
 		return nil, fmt.Errorf("subscribe %s: %w", topic, err)
@@ -142,7 +142,7 @@ func (s *Subscriber) run(ctx context.Context, sub subscription, iter jetstream.M
 			s.logger.Error("recreate consumer", "consumer", cfg.Name, "err", err)
 			continue
 		}
-		if iter, err = c.Messages(jetstream.PullMaxMessages(cfg.prefetch())); err != nil {
+		if iter, err = c.Messages(pullOptions(cfg)...); err != nil {
 			s.logger.Error("subscribe again", "consumer", cfg.Name, "err", err)
 			iter = nil
 			continue
@@ -255,4 +255,16 @@ func (s *Subscriber) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// pullExpiry is how long one pull request of a subscription waits at the
+// server. nats.go's default is 30 s, with heartbeats at half that: a pull
+// request the server loses (seen after a dead-letter ack under load) then
+// stalls the consumer for 30 s before the client notices the missing
+// heartbeat. 5 s bounds that stall; an idle consumer sends one small pull
+// request every 5 s instead of every 30.
+const pullExpiry = 5 * time.Second
+
+func pullOptions(cfg ConsumerConfig) []jetstream.PullMessagesOpt {
+	return []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(cfg.prefetch()), jetstream.PullExpiry(pullExpiry)}
 }
