@@ -47,10 +47,11 @@ const (
 type batchConsumer struct {
 	cfg      BatchConfig
 	consumer jetstream.Consumer
-	// check refuses a message that can never be handled (dead-lettered
-	// before the batch is handed over); run handles the rest.
-	check func(jetstream.Msg) error
-	run   func(ctx context.Context, msgs []jetstream.Msg) error
+	// check decodes a message, or refuses one that can never be handled
+	// (dead-lettered before the batch is handed over); run handles the
+	// rest, with what check decoded from each.
+	check func(jetstream.Msg) (any, error)
+	run   func(ctx context.Context, msgs []jetstream.Msg, decoded []any) error
 }
 
 // HandleBatch creates or updates the durable consumer cfg describes and has
@@ -70,20 +71,17 @@ func (r *Router) HandleBatch(cfg BatchConfig, h BatchHandlerFunc) error {
 	if h == nil {
 		return fmt.Errorf("handle %s: nil handler", cfg.Name)
 	}
-	check := func(jm jetstream.Msg) error {
-		if _, err := events.Decode(jm.Data()); err != nil {
-			return Permanent(fmt.Errorf("decode envelope: %w", err))
+	check := func(jm jetstream.Msg) (any, error) {
+		env, err := events.Decode(jm.Data())
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("decode envelope: %w", err))
 		}
-		return nil
+		return env, nil
 	}
-	return r.addBatch(cfg, check, func(ctx context.Context, msgs []jetstream.Msg) error {
-		envs := make([]events.Envelope, len(msgs))
-		for i, jm := range msgs {
-			env, err := events.Decode(jm.Data())
-			if err != nil {
-				return Permanent(fmt.Errorf("decode envelope: %w", err))
-			}
-			envs[i] = env
+	return r.addBatch(cfg, check, func(ctx context.Context, _ []jetstream.Msg, decoded []any) error {
+		envs := make([]events.Envelope, len(decoded))
+		for i, d := range decoded {
+			envs[i] = d.(events.Envelope)
 		}
 		if len(envs) == 1 {
 			ctx = withEnvelopeIDs(ctx, envs[0].CorrelationID, envs[0].ID)
@@ -102,7 +100,7 @@ func (r *Router) HandleRawBatch(cfg BatchConfig, h RawBatchHandlerFunc) error {
 	if h == nil {
 		return fmt.Errorf("handle %s: nil handler", cfg.Name)
 	}
-	return r.addBatch(cfg, nil, func(ctx context.Context, msgs []jetstream.Msg) error {
+	return r.addBatch(cfg, nil, func(ctx context.Context, msgs []jetstream.Msg, _ []any) error {
 		raws := make([]RawMessage, len(msgs))
 		for i, jm := range msgs {
 			header := make(map[string]string, len(jm.Headers()))
@@ -117,7 +115,7 @@ func (r *Router) HandleRawBatch(cfg BatchConfig, h RawBatchHandlerFunc) error {
 	})
 }
 
-func (r *Router) addBatch(cfg BatchConfig, check func(jetstream.Msg) error, run func(context.Context, []jetstream.Msg) error) error {
+func (r *Router) addBatch(cfg BatchConfig, check func(jetstream.Msg) (any, error), run func(context.Context, []jetstream.Msg, []any) error) error {
 	if cfg.Size <= 0 {
 		cfg.Size = DefaultBatchSize
 	}
@@ -147,7 +145,7 @@ func (r *Router) addBatch(cfg BatchConfig, check func(jetstream.Msg) error, run 
 		return fmt.Errorf("create consumer %s on %s: %w", cfg.Name, cfg.Stream, err)
 	}
 	if check == nil {
-		check = func(jetstream.Msg) error { return nil }
+		check = func(jetstream.Msg) (any, error) { return nil, nil }
 	}
 	r.batches = append(r.batches, &batchConsumer{cfg: cfg, consumer: c, check: check, run: run})
 	return nil
@@ -255,18 +253,20 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	handled, failed, dead := m.messages.WithLabelValues(cfg.Name, outcomeHandled),
 		m.messages.WithLabelValues(cfg.Name, outcomeFailed), m.messages.WithLabelValues(cfg.Name, outcomeDeadLettered)
 	keep := make([]jetstream.Msg, 0, len(msgs))
+	decoded := make([]any, 0, len(msgs))
 	for _, jm := range msgs {
-		if err := b.check(jm); err != nil {
+		d, err := b.check(jm)
+		if err != nil {
 			r.batchDeadLetter(ctx, cfg, jm, err, dead, failed)
 			continue
 		}
-		keep = append(keep, jm)
+		keep, decoded = append(keep, jm), append(decoded, d)
 	}
 	if len(keep) == 0 {
 		return
 	}
 	start := time.Now()
-	err := b.call(ctx, keep)
+	err := b.call(ctx, keep, decoded)
 	m.duration.WithLabelValues(cfg.Name).Observe(time.Since(start).Seconds())
 	if err == nil {
 		for _, jm := range keep {
@@ -290,7 +290,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 	for i := 0; i < len(keep); {
 		jm := keep[i]
 		if len(keep) > 1 || retries > 0 {
-			err = b.call(ctx, keep[i:i+1])
+			err = b.call(ctx, keep[i:i+1], decoded[i:i+1])
 		}
 		attempt := deliveries(jm) + retries
 		switch {
@@ -325,7 +325,7 @@ func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetst
 
 // call runs h within AckWait, turning a panic into an error. A batch being
 // handled when the router stops is finished, not cut short.
-func (b *batchConsumer) call(ctx context.Context, msgs []jetstream.Msg) (err error) {
+func (b *batchConsumer) call(ctx context.Context, msgs []jetstream.Msg, decoded []any) (err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.AckWait)
 	defer cancel()
 	defer func() {
@@ -333,7 +333,7 @@ func (b *batchConsumer) call(ctx context.Context, msgs []jetstream.Msg) (err err
 			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return b.run(ctx, msgs)
+	return b.run(ctx, msgs, decoded)
 }
 
 func deliveries(jm jetstream.Msg) int {

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -118,6 +120,13 @@ func newChainCheck(anchorSeq int64, anchorHash string) *chainCheck {
 
 // add checks r and reports the problem it has, if any.
 func (c *chainCheck) add(r Record) *Problem {
+	return c.addChecked(r, checkRecord(r))
+}
+
+// addChecked is add for a record whose own problem (checkRecord, which
+// needs nothing from the records before it) is already known: it checks
+// the record's place in the chain, then reports own.
+func (c *chainCheck) addChecked(r Record, own *Problem) *Problem {
 	switch {
 	case r.Seq > c.next:
 		return &Problem{Seq: c.next, Reason: fmt.Sprintf("record missing (deleted?): next record is %d", r.Seq)}
@@ -125,17 +134,40 @@ func (c *chainCheck) add(r Record) *Problem {
 		return &Problem{Seq: r.Seq, Reason: fmt.Sprintf("record out of order or duplicated after %d", c.next-1)}
 	case r.PrevHash != c.prev:
 		return &Problem{Seq: r.Seq, Reason: fmt.Sprintf("prev_hash %s does not match the hash %s of the record before (inserted, removed or reordered record)", short(r.PrevHash), short(c.prev))}
-	}
-	if h := Hash(r.PrevHash, r.Entry); h != r.Hash {
-		return &Problem{Seq: r.Seq, Reason: fmt.Sprintf("hash mismatch: stored %s, entry hashes to %s (entry or hash modified)", short(r.Hash), short(h))}
-	}
-	if p := checkColumns(r); p != nil {
-		return p
+	case own != nil:
+		return own
 	}
 	c.next, c.prev, c.last = r.Seq+1, r.Hash, r
 	c.rep.Records++
 	c.rep.To = r.Seq
 	return nil
+}
+
+// checkRecord checks what a record says about itself: its hash over its
+// prev_hash and entry, and its columns against its entry.
+func checkRecord(r Record) *Problem {
+	if h := Hash(r.PrevHash, r.Entry); h != r.Hash {
+		return &Problem{Seq: r.Seq, Reason: fmt.Sprintf("hash mismatch: stored %s, entry hashes to %s (entry or hash modified)", short(r.Hash), short(h))}
+	}
+	return checkColumns(r)
+}
+
+// checkRecords runs checkRecord on every record of a page, spread over
+// the CPUs; the chain itself is then walked in order (addChecked).
+func checkRecords(recs []Record) []*Problem {
+	out := make([]*Problem, len(recs))
+	n := min(runtime.GOMAXPROCS(0), max(1, len(recs)/256))
+	var wg sync.WaitGroup
+	for w := range n {
+		lo, hi := w*len(recs)/n, (w+1)*len(recs)/n
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = checkRecord(recs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // checkColumns makes sure the searchable columns say what the hashed entry

@@ -87,8 +87,9 @@ func Verify(ctx context.Context, r Reader, opts ...VerifyOption) (Report, error)
 		if pg.err != nil {
 			return Report{}, pg.err
 		}
-		for _, rec := range pg.recs {
-			if p := c.add(rec); p != nil {
+		own := checkRecords(pg.recs)
+		for j, rec := range pg.recs {
+			if p := c.addChecked(rec, own[j]); p != nil {
 				return fail(p)
 			}
 			if p := checkCP(rec.Seq, rec.Hash); p != nil {
