@@ -1,10 +1,8 @@
 package incident
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +84,7 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, AlertToJSON(a))
 	}
 	if len(items) == f.Limit && f.Limit > 0 {
-		out.NextCursor = encodeAlertCursor(items[len(items)-1].Seq)
+		out.NextCursor = encodePageCursor("a", items[len(items)-1].Seq)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
@@ -99,39 +97,7 @@ func parseAlertQuery(r *http.Request) (AlertFilter, error) {
 	default:
 		return f, fault.Field("status", "must be firing or resolved, got %q", f.Status)
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return f, fault.Field("limit", "must be an integer from 1 to %d", MaxPageSize)
-		}
-		f.Limit = n
-	}
-	if v := q.Get("cursor"); v != "" {
-		n, err := decodeAlertCursor(v)
-		if err != nil {
-			return f, fault.Field("cursor", "not a cursor this server issued")
-		}
-		f.AfterSeq = n
-	}
-	return f, nil
-}
-
-func encodeAlertCursor(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("a:" + strconv.FormatInt(seq, 10)))
-}
-
-func decodeAlertCursor(s string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return 0, err
-	}
-	v, ok := strings.CutPrefix(string(b), "a:")
-	if !ok {
-		return 0, strconv.ErrSyntax
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		return 0, strconv.ErrSyntax
-	}
-	return n, nil
+	var err error
+	f.Limit, f.AfterSeq, err = pageParams(q, f.Limit, "a")
+	return f, err
 }

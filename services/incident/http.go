@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -194,33 +195,47 @@ func parseListQuery(r *http.Request) (ListFilter, error) {
 			f.Statuses = append(f.Statuses, st)
 		}
 	}
+	var err error
+	f.Limit, f.AfterNumber, err = pageParams(q, f.Limit, "n")
+	return f, err
+}
+
+// pageParams reads the limit and cursor of a list request; kind tells the
+// cursors of different lists apart ("n" incidents by number, "a" an
+// incident's alerts by sequence).
+func pageParams(q url.Values, limit int, kind string) (int, int64, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return f, fault.Field("limit", "must be an integer from 1 to %d", MaxPageSize)
+			return 0, 0, fault.Field("limit", "must be an integer from 1 to %d", MaxPageSize)
 		}
-		f.Limit = n
+		limit = n
 	}
+	var after int64
 	if v := q.Get("cursor"); v != "" {
-		n, err := decodeCursor(v)
+		n, err := decodePageCursor(kind, v)
 		if err != nil {
-			return f, fault.Field("cursor", "not a cursor this server issued")
+			return 0, 0, fault.Field("cursor", "not a cursor this server issued")
 		}
-		f.AfterNumber = n
+		after = n
 	}
-	return f, nil
+	return limit, after, nil
 }
 
-func encodeCursor(n int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("n:" + strconv.FormatInt(n, 10)))
+func encodeCursor(n int64) string { return encodePageCursor("n", n) }
+
+func decodeCursor(s string) (int64, error) { return decodePageCursor("n", s) }
+
+func encodePageCursor(kind string, n int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(n, 10)))
 }
 
-func decodeCursor(s string) (int64, error) {
+func decodePageCursor(kind, s string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return 0, err
 	}
-	v, ok := strings.CutPrefix(string(b), "n:")
+	v, ok := strings.CutPrefix(string(b), kind+":")
 	if !ok {
 		return 0, strconv.ErrSyntax
 	}
