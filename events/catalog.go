@@ -93,6 +93,23 @@ const (
 	SeverityInfo     = "info"
 )
 
+// SeverityOfLabel maps a monitoring system's severity label (Prometheus
+// and Grafana alerts' "severity") to an alert severity; ok is false for a
+// value it does not know.
+func SeverityOfLabel(label string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "critical":
+		return SeverityCritical, true
+	case "error", "page", "high":
+		return SeverityError, true
+	case "warning":
+		return SeverityWarning, true
+	case "info":
+		return SeverityInfo, true
+	}
+	return "", false
+}
+
 // Alert actions, as PagerDuty Events v2 names them.
 const (
 	ActionTrigger     = "trigger"

@@ -218,7 +218,7 @@ func groupAlerts(incidentID string, a events.AlertReceived, seen time.Time) ([]A
 		al.Summary = firstOf(ga.Annotations["summary"], ga.Labels["alertname"], a.Summary)
 		al.Summary = cut(al.Summary, MaxTitleLen)
 		al.Severity = a.Severity
-		if sev, ok := mapSeverity(ga.Labels["severity"]); ok {
+		if sev, ok := events.SeverityOfLabel(ga.Labels["severity"]); ok {
 			al.Severity = sev
 		}
 		al.Source = firstOf(ga.Labels["instance"], ga.Labels["job"], a.Source)
@@ -245,22 +245,6 @@ func groupAlerts(incidentID string, a events.AlertReceived, seen time.Time) ([]A
 		out = append(out, al)
 	}
 	return out, g.TruncatedAlerts, true
-}
-
-// mapSeverity maps a severity label as intake does (alertmanager.
-// MapSeverity).
-func mapSeverity(label string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(label)) {
-	case "critical":
-		return events.SeverityCritical, true
-	case "error", "page", "high":
-		return events.SeverityError, true
-	case "warning":
-		return events.SeverityWarning, true
-	case "info":
-		return events.SeverityInfo, true
-	}
-	return "", false
 }
 
 func firstOf(vs ...string) string {

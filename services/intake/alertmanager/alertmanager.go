@@ -277,19 +277,7 @@ var (
 
 // MapSeverity maps one severity label value; ok is false for a value it
 // does not know.
-func MapSeverity(label string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(label)) {
-	case "critical":
-		return events.SeverityCritical, true
-	case "error", "page", "high":
-		return events.SeverityError, true
-	case "warning":
-		return events.SeverityWarning, true
-	case "info":
-		return events.SeverityInfo, true
-	}
-	return "", false
-}
+func MapSeverity(label string) (string, bool) { return events.SeverityOfLabel(label) }
 
 // Source is the common instance or job label, else the integration.
 func (g Group) Source() string {
