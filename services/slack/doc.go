@@ -32,7 +32,9 @@
 // across replicas by a lease in the database (slack_flush_lease, 30 s):
 // only the holder performs the incident's effects; a replica that finds
 // the lease taken leaves the effects it added to the holder, which looks
-// again after giving the lease up. A holder that dies keeps the lease
+// again after giving the lease up. The holder performs the effects under
+// its own deadline (25 s), not the consumer's AckWait, so a slow Slack
+// answer is not abandoned and then repeated. A holder that dies keeps the lease
 // until it runs out; the next sweep (every minute) then performs what it
 // left.
 //

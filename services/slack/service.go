@@ -258,7 +258,13 @@ func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
 		if err != nil || !ok {
 			return err
 		}
-		err = s.performEffects(ctx, incidentID)
+		// Not cut short by the caller's deadline (a consumer's AckWait):
+		// a Slack call abandoned after Slack acted on it, or a post whose
+		// ts is not recorded, would be repeated on the retry. The lease
+		// outlives this bound, so no other replica steps in meanwhile.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushLease-5*time.Second)
+		err = s.performEffects(pctx, incidentID)
+		cancel()
 		if rerr := s.store.FlushRelease(context.WithoutCancel(ctx), incidentID, s.owner); err == nil {
 			err = rerr
 		}
