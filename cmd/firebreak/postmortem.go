@@ -26,6 +26,7 @@ func newTimelineCmd(stdout io.Writer) *cobra.Command {
 	var (
 		cf           clientFlags
 		format, zone string
+		details      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "timeline INCIDENT",
@@ -50,7 +51,7 @@ mitigate, resolve). Markdown reads as-is in a post-mortem document.`,
 			if cf.json {
 				format = "json"
 			}
-			b, err := c.Timeline(cmd.Context(), args[0], format, zone)
+			b, err := c.Timeline(cmd.Context(), args[0], format, zone, details)
 			if err != nil {
 				return err
 			}
@@ -61,6 +62,7 @@ mitigate, resolve). Markdown reads as-is in a post-mortem document.`,
 	cf.add(cmd)
 	cmd.Flags().StringVar(&format, "format", "md", "output format: md, json or csv")
 	cmd.Flags().StringVar(&zone, "tz", "", "IANA time zone of the times (default: the server's --postmortem-time-zone)")
+	cmd.Flags().BoolVar(&details, "details", false, "JSON: give each entry its event's data")
 	return cmd
 }
 

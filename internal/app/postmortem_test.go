@@ -70,11 +70,25 @@ func TestPostmortemEndToEnd(t *testing.T) {
 			t.Errorf("%s by %+v, want admin via cli", e.Type, e.Actor)
 		}
 	}
+	// Entries carry their events' data only on request.
+	for _, e := range tl.Entries {
+		if len(e.Details) != 0 {
+			t.Fatalf("%s has details without ?details=true", e.Type)
+		}
+	}
+	raw, err := c.Timeline(ctx, "INC-1", "json", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full postmortem.TimelineJSON
+	if err := json.Unmarshal(raw, &full); err != nil || len(full.Entries) != len(tl.Entries) || len(full.Entries[0].Details) == 0 {
+		t.Fatalf("?details=true: %d entries (want %d), first %+v, %v", len(full.Entries), len(tl.Entries), full.Entries, err)
+	}
 	d := tl.Durations
 	if d.ToAcknowledge == nil || d.ToContain == nil || d.ToMitigate == nil || d.ToResolve == nil || tl.Incident.AlertCount != 1 {
 		t.Fatalf("durations %+v, incident %+v", d, tl.Incident)
 	}
-	md, err := c.Timeline(ctx, "1", "md", "Europe/Berlin")
+	md, err := c.Timeline(ctx, "1", "md", "Europe/Berlin", false)
 	if err != nil || !strings.Contains(string(md), "Timeline of INC-1") || !strings.Contains(string(md), "Contained: blocked the bad client") {
 		t.Fatalf("markdown timeline %v\n%s", err, md)
 	}
@@ -147,6 +161,7 @@ func TestPostmortemBadInput(t *testing.T) {
 		{"/api/v1/incidents/INC-1/timeline?format=pdf", 400, "format"},
 		{"/api/v1/incidents/INC-1/timeline?tz=Mars/Olympus", 400, "tz"},
 		{"/api/v1/incidents/INC-1/timeline?fromat=md", 400, "fromat"},
+		{"/api/v1/incidents/INC-1/timeline?details=yes", 400, "details"},
 		{"/api/v1/metrics/response?since=yesterday", 400, "since"},
 		{"/api/v1/metrics/response?since=30d&by=team", 400, "by"},
 		{"/api/v1/action-items?overdue=maybe", 400, "overdue"},

@@ -59,9 +59,14 @@ func withQuery(path string, kv ...string) string {
 }
 
 // Timeline returns an incident's timeline in format (json, md or csv),
-// times in the IANA zone tz ("" for the server's default).
-func (c *Client) Timeline(ctx context.Context, ref, format, tz string) ([]byte, error) {
-	return c.raw(ctx, withQuery("/api/v1/incidents/"+url.PathEscape(ref)+"/timeline", "format", format, "tz", tz))
+// times in the IANA zone tz ("" for the server's default); with details,
+// the JSON entries carry their events' data.
+func (c *Client) Timeline(ctx context.Context, ref, format, tz string, details bool) ([]byte, error) {
+	d := ""
+	if details {
+		d = "true"
+	}
+	return c.raw(ctx, withQuery("/api/v1/incidents/"+url.PathEscape(ref)+"/timeline", "format", format, "tz", tz, "details", d))
 }
 
 // TimelineJSON returns an incident's timeline decoded.

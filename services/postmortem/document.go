@@ -273,7 +273,7 @@ func (s *Service) change(ctx context.Context, actor events.Actor, id string, bas
 // PostmortemMarkdown renders a post-mortem with its action items and the
 // incident's timeline.
 func (s *Service) PostmortemMarkdown(ctx context.Context, w io.Writer, p Postmortem, loc *time.Location) error {
-	inc, es, err := s.Timeline(ctx, p.IncidentID)
+	inc, es, err := s.Timeline(ctx, p.IncidentID, false)
 	if err != nil {
 		return err
 	}

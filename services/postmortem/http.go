@@ -145,7 +145,7 @@ func ParseFormat(s string, formats ...string) (string, error) {
 }
 
 func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "format", "tz")
+	q, err := query(r, "format", "tz", "details")
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -160,7 +160,18 @@ func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	inc, es, err := h.svc.Timeline(r.Context(), r.PathValue("ref"))
+	// Each entry's event data only on request: it is most of the answer's
+	// size (a 10 000-event timeline is 4.8 MiB with it).
+	var details bool
+	switch q["details"] {
+	case "", "false":
+	case "true":
+		details = true
+	default:
+		h.fail(w, r, fault.Field("details", "must be true or false, got %q", q["details"]))
+		return
+	}
+	inc, es, err := h.svc.Timeline(r.Context(), r.PathValue("ref"), details)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -328,14 +328,21 @@ func (s *Service) track(inc *Incident, env events.Envelope, at time.Time) (obser
 }
 
 // Timeline returns an incident and its timeline.
-func (s *Service) Timeline(ctx context.Context, ref string) (Incident, []Entry, error) {
+func (s *Service) Timeline(ctx context.Context, ref string, details bool) (Incident, []Entry, error) {
 	inc, err := s.ResolveIncident(ctx, ref)
 	if err != nil {
 		return Incident{}, nil, err
 	}
-	es, err := s.store.Timeline(ctx, inc.ID)
+	es, err := s.store.Timeline(ctx, inc.ID, details)
 	if err != nil {
 		return Incident{}, nil, fmt.Errorf("timeline of %s: %w", inc.Key(), err)
+	}
+	// The projection again, read after the entries: an event's entry and
+	// its change to the incident are committed together, so the incident
+	// shown is never older than the entries (its durations cover every
+	// state change listed).
+	if inc, err = s.store.IncidentGet(ctx, inc.ID); err != nil {
+		return Incident{}, nil, err
 	}
 	return inc, es, nil
 }

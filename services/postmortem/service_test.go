@@ -76,7 +76,7 @@ func TestTimelineFormatsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inc, es, err := f.svc.Timeline(context.Background(), "INC-42")
+	inc, es, err := f.svc.Timeline(context.Background(), "INC-42", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,9 @@ type Reader interface {
 	IncidentByNumber(ctx context.Context, number int64) (Incident, error)
 	// IncidentsTriggered lists the incidents triggered in [since, until).
 	IncidentsTriggered(ctx context.Context, since, until time.Time) ([]Incident, error)
-	// Timeline lists an incident's entries by time, then event id.
-	Timeline(ctx context.Context, incidentID string) ([]Entry, error)
+	// Timeline lists an incident's entries by time, then event id; with
+	// details, each with its event's data.
+	Timeline(ctx context.Context, incidentID string, details bool) ([]Entry, error)
 	// Pages lists the pages requested in [since, until).
 	Pages(ctx context.Context, since, until time.Time) ([]Page, error)
 	PostmortemGet(ctx context.Context, id string) (Postmortem, error)

@@ -57,9 +57,10 @@ func LoadBenchIncident(tb testing.TB, s postmortem.Store, n int) string {
 
 // BenchTimeline measures what GET /api/v1/incidents/{id}/timeline does for
 // an incident with BenchEvents events — read the rows, build the answer,
-// encode it as JSON — against raw, a bare SELECT of the same rows, each
+// encode it as JSON — against raw, a bare SELECT of the same columns, each
 // iteration timing both back to back. It reports the p50 and p99 of both
-// and their ratio.
+// and their ratio, and the same for ?details=true (each entry with its
+// event's data), which raw does not read.
 func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 	ctx := context.Background()
 	id := LoadBenchIncident(b, s, BenchEvents)
@@ -68,7 +69,8 @@ func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 		b.Fatal(err)
 	}
 	var buf bytes.Buffer
-	var rawD, jsonD []time.Duration
+	var rawD, jsonD, fullD []time.Duration
+	size := 0
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
@@ -77,18 +79,24 @@ func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 			b.Fatalf("raw select: %d rows, %v", n, err)
 		}
 		t1 := time.Now()
-		inc, es, err := svc.Timeline(ctx, id)
-		if err != nil || len(es) != BenchEvents {
-			b.Fatalf("timeline: %d entries, %v", len(es), err)
+		encode := func(details bool) {
+			inc, es, err := svc.Timeline(ctx, id, details)
+			if err != nil || len(es) != BenchEvents {
+				b.Fatalf("timeline: %d entries, %v", len(es), err)
+			}
+			buf.Reset()
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(postmortem.TimelineOf(inc, es, time.UTC)); err != nil {
+				b.Fatal(err)
+			}
 		}
-		buf.Reset()
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(postmortem.TimelineOf(inc, es, time.UTC)); err != nil {
-			b.Fatal(err)
-		}
+		encode(false)
 		t2 := time.Now()
-		rawD, jsonD = append(rawD, t1.Sub(t0)), append(jsonD, t2.Sub(t1))
+		size = buf.Len()
+		encode(true)
+		t3 := time.Now()
+		rawD, jsonD, fullD = append(rawD, t1.Sub(t0)), append(jsonD, t2.Sub(t1)), append(fullD, t3.Sub(t2))
 	}
 	b.StopTimer()
 	p := func(d []time.Duration, q float64) float64 {
@@ -101,5 +109,8 @@ func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 	b.ReportMetric(p(jsonD, 0.5), "json-p50-ms")
 	b.ReportMetric(p(jsonD, 0.99), "json-p99-ms")
 	b.ReportMetric(p(jsonD, 0.5)/p(rawD, 0.5), "p50-x-raw")
-	b.ReportMetric(float64(buf.Len())/1024, "json-KiB")
+	b.ReportMetric(float64(size)/1024, "json-KiB")
+	b.ReportMetric(p(fullD, 0.5), "details-p50-ms")
+	b.ReportMetric(p(fullD, 0.99), "details-p99-ms")
+	b.ReportMetric(float64(buf.Len())/1024, "details-KiB")
 }

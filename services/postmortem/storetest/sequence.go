@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -113,9 +114,28 @@ func testProjection(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			Project(t, svc, c.order...)
-			inc, es, err := svc.Timeline(context.Background(), "INC-42")
+			inc, es, err := svc.Timeline(context.Background(), "INC-42", true)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Without details: the same entries, none with its event data.
+			_, brief, err := svc.Timeline(context.Background(), "INC-42", false)
+			if err != nil || len(brief) != len(es) {
+				t.Fatalf("brief timeline: %d entries, %v", len(brief), err)
+			}
+			for i := range es {
+				if len(es[i].Details) == 0 {
+					t.Errorf("entry %d (%s) has no details", i, es[i].Type)
+				}
+				full, b := es[i], brief[i]
+				full.Details = nil
+				if len(b.Details) != 0 {
+					t.Errorf("brief entry %d has details %s", i, b.Details)
+				}
+				b.Details = nil
+				if !reflect.DeepEqual(full, b) {
+					t.Errorf("brief entry %d: %+v, want %+v without details", i, brief[i], full)
+				}
 			}
 			var types []string
 			for _, e := range es {
@@ -148,7 +168,7 @@ func testProjection(t *testing.T, open Opener) {
 					t.Errorf("time to %s %v, want %v", name, c.got, c.want)
 				}
 			}
-			if _, other, err := svc.Timeline(context.Background(), "other"); err != nil || len(other) != 1 {
+			if _, other, err := svc.Timeline(context.Background(), "other", false); err != nil || len(other) != 1 {
 				t.Errorf("other incident's timeline %v %v", other, err)
 			}
 			pages, err := svc.Store().Pages(context.Background(), T0.Add(-time.Hour), T0.Add(time.Hour))

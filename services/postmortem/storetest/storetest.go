@@ -132,7 +132,7 @@ func testTimeline(t *testing.T, s postmortem.Store) {
 		}
 		return nil
 	})
-	got, err := s.Timeline(ctx, "i-1")
+	got, err := s.Timeline(ctx, "i-1", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func testTimeline(t *testing.T, s postmortem.Store) {
 	if string(got[0].Details) != "{}" {
 		t.Fatalf("empty details stored as %q, want {}", got[0].Details)
 	}
-	if none, err := s.Timeline(ctx, "i-9"); err != nil || len(none) != 0 {
+	if none, err := s.Timeline(ctx, "i-9", false); err != nil || len(none) != 0 {
 		t.Fatalf("unknown incident timeline %v %v", none, err)
 	}
 	inTx(t, s, func(tx postmortem.Tx) error {

@@ -14,17 +14,17 @@ import (
 func BenchmarkTimeline(b *testing.B) {
 	pool, _ := dbtest.Postgres(b, "outbox", "timer", "postmortem")
 	raw := func(ctx context.Context, id string) (int, error) {
-		rows, err := pool.Query(ctx, `SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details
+		rows, err := pool.Query(ctx, `SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
 FROM pm_timeline WHERE incident_id = $1 ORDER BY at, event_id`, id)
 		if err != nil {
 			return 0, err
 		}
 		defer rows.Close()
 		n := 0
-		var c [9]string
+		var c [8]string
 		var at time.Time
 		for rows.Next() {
-			if err := rows.Scan(&c[0], &c[1], &at, &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8]); err != nil {
+			if err := rows.Scan(&c[0], &c[1], &at, &c[2], &c[3], &c[4], &c[5], &c[6], &c[7]); err != nil {
 				return n, err
 			}
 			n++

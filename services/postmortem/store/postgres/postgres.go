@@ -306,8 +306,20 @@ func (r reader) IncidentsTriggered(ctx context.Context, since, until time.Time) 
 }
 
 // Timeline implements postmortem.Reader.
-func (r reader) Timeline(ctx context.Context, incidentID string) ([]postmortem.Entry, error) {
-	rows, err := r.q.EntryListByIncident(ctx, incidentID)
+func (r reader) Timeline(ctx context.Context, incidentID string, details bool) ([]postmortem.Entry, error) {
+	var rows []gen.EntryListByIncidentRow
+	var err error
+	if details {
+		rows, err = r.q.EntryListByIncident(ctx, incidentID)
+	} else {
+		var brief []gen.EntryListByIncidentBriefRow
+		brief, err = r.q.EntryListByIncidentBrief(ctx, incidentID)
+		rows = make([]gen.EntryListByIncidentRow, len(brief))
+		for i, b := range brief {
+			rows[i] = gen.EntryListByIncidentRow{EventID: b.EventID, IncidentID: b.IncidentID, At: b.At, Type: b.Type,
+				ActorKind: b.ActorKind, ActorID: b.ActorID, ActorName: b.ActorName, ActorChannel: b.ActorChannel, Summary: b.Summary}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("timeline of %s: %w", incidentID, err)
 	}

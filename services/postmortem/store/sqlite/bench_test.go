@@ -14,16 +14,16 @@ import (
 func BenchmarkTimeline(b *testing.B) {
 	d := dbtest.SQLite(b, "outbox", "timer", "postmortem")
 	raw := func(ctx context.Context, id string) (int, error) {
-		rows, err := d.QueryContext(ctx, `SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details
+		rows, err := d.QueryContext(ctx, `SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
 FROM pm_timeline WHERE incident_id = ? ORDER BY at, event_id`, id)
 		if err != nil {
 			return 0, err
 		}
 		defer rows.Close()
 		n := 0
-		var c [10]string
+		var c [9]string
 		for rows.Next() {
-			if err := rows.Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8], &c[9]); err != nil {
+			if err := rows.Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8]); err != nil {
 				return n, err
 			}
 			n++

@@ -49,6 +49,13 @@ FROM pm_timeline
 WHERE incident_id = sqlc.arg(incident_id)
 ORDER BY at, event_id;
 
+-- name: EntryListByIncidentBrief :many
+-- The timeline without each entry's event data (the default answer).
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = sqlc.arg(incident_id)
+ORDER BY at, event_id;
+
 -- name: EntryAttachAlerts :execrows
 UPDATE pm_timeline SET incident_id = sqlc.arg(incident_id)
 WHERE incident_id = '' AND alert_service = sqlc.arg(alert_service) AND alert_key = sqlc.arg(alert_key)

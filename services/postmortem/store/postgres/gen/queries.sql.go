@@ -266,6 +266,56 @@ func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([
 	return items, nil
 }
 
+const entryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = $1
+ORDER BY at, event_id
+`
+
+type EntryListByIncidentBriefRow struct {
+	EventID      string
+	IncidentID   string
+	At           time.Time
+	Type         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	Summary      string
+}
+
+// The timeline without each entry's event data (the default answer).
+func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID string) ([]EntryListByIncidentBriefRow, error) {
+	rows, err := q.db.Query(ctx, entryListByIncidentBrief, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EntryListByIncidentBriefRow
+	for rows.Next() {
+		var i EntryListByIncidentBriefRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.IncidentID,
+			&i.At,
+			&i.Type,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.Summary,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const incidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
 UPDATE pm_incidents SET alert_count = alert_count + $1 WHERE id = $2
 `
