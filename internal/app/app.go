@@ -298,41 +298,39 @@ func (a *App) loadToken() error {
 	if a.token != "" {
 		return nil
 	}
-	path := a.TokenFile()
-	b, err := os.ReadFile(path)
-	if err == nil && strings.TrimSpace(string(b)) != "" {
-		a.token = strings.TrimSpace(string(b))
-		return nil
-	}
 	if !a.cfg.GenerateToken {
+		b, err := os.ReadFile(a.TokenFile())
+		if err == nil && strings.TrimSpace(string(b)) != "" {
+			a.token = strings.TrimSpace(string(b))
+			return nil
+		}
 		return errors.New("no admin token: set FIREBREAK_ADMIN_TOKEN (or --admin-token)")
 	}
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return err
-	}
-	a.token = "fb_admin_" + hex.EncodeToString(buf)
-	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(a.token+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write admin token: %w", err)
-	}
-	return nil
+	tok, err := a.dataDirSecret(filepath.Base(a.TokenFile()), func() (string, error) {
+		r, err := randomHex(24)
+		return "fb_admin_" + r, err
+	})
+	a.token = tok
+	return err
 }
 
 // devSecret reads the secret kept in DataDir/name, creating a random one
-// (0600) the first time: dev's stand-in for a secret the operator sets.
+// the first time: dev's stand-in for a secret the operator sets.
 func (a *App) devSecret(name string) (string, error) {
+	return a.dataDirSecret(name, func() (string, error) { return randomHex(32) })
+}
+
+// dataDirSecret returns what DataDir/name holds or, when it holds nothing,
+// a new value from generate, written there (0600) for the next start.
+func (a *App) dataDirSecret(name string, generate func() (string, error)) (string, error) {
 	path := filepath.Join(a.cfg.DataDir, name)
 	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), nil
 	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
+	secret, err := generate()
+	if err != nil {
 		return "", err
 	}
-	secret := hex.EncodeToString(buf)
 	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
 		return "", fmt.Errorf("create data dir: %w", err)
 	}
@@ -340,6 +338,14 @@ func (a *App) devSecret(name string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", name, err)
 	}
 	return secret, nil
+}
+
+func randomHex(n int) (string, error) {
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(buf), nil
 }
 
 func (a *App) connectNATS() error {
@@ -491,16 +497,13 @@ func (a *App) auditSigner() (*audit.Signer, error) {
 			a.log.Warn("no audit signing key: the audit log is chained but no checkpoints are signed; set FIREBREAK_AUDIT_SIGNING_KEY (a base64 Ed25519 seed, e.g. openssl rand -base64 32)")
 			return nil, nil
 		default:
-			seed := make([]byte, 32)
-			if _, err := rand.Read(seed); err != nil {
+			key, err = a.dataDirSecret(filepath.Base(a.AuditKeyFile()), func() (string, error) {
+				seed := make([]byte, 32)
+				_, err := rand.Read(seed)
+				return base64.StdEncoding.EncodeToString(seed), err
+			})
+			if err != nil {
 				return nil, err
-			}
-			key = base64.StdEncoding.EncodeToString(seed)
-			if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
-				return nil, fmt.Errorf("create data dir: %w", err)
-			}
-			if err := os.WriteFile(a.AuditKeyFile(), []byte(key+"\n"), 0o600); err != nil {
-				return nil, fmt.Errorf("write audit signing key: %w", err)
 			}
 		}
 	}
