@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,20 +57,26 @@ func startSlack(t testing.TB, autoProvision bool) *slackHarness {
 
 // clickBody is the form Slack posts when user clicks a button of the
 // incident message.
+// clicks numbers the test's clicks: Slack gives every click its own
+// trigger_id and action_ts, so two clicks on one button never sign the
+// same body (the replay cache would refuse the second).
+var clicks atomic.Int64
+
 func clickBody(t testing.TB, user slackfake.User, channel, ts, actionID, incidentID string) []byte {
 	t.Helper()
+	n := clicks.Add(1)
 	payload := map[string]any{
 		"type":         "block_actions",
 		"team":         map[string]any{"id": "T0TEAM0001", "domain": "firebreak"},
 		"user":         map[string]any{"id": user.ID, "username": user.Name, "name": user.Name, "team_id": "T0TEAM0001"},
 		"api_app_id":   "A0APP0001",
 		"container":    map[string]any{"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": false},
-		"trigger_id":   "1234.5678.abcd",
+		"trigger_id":   fmt.Sprintf("1234.%d.abcd", n),
 		"channel":      map[string]any{"id": channel, "name": "incidents"},
 		"response_url": "https://hooks.slack.com/actions/T0TEAM0001/1/xyz",
 		"actions": []map[string]any{{
 			"action_id": actionID, "block_id": slack.BlockIDActions, "type": "button", "value": incidentID,
-			"text": map[string]any{"type": "plain_text", "text": actionID}, "action_ts": "1700000000.000100",
+			"text": map[string]any{"type": "plain_text", "text": actionID}, "action_ts": fmt.Sprintf("1700000000.%06d", n),
 		}},
 	}
 	raw, err := json.Marshal(payload)
