@@ -400,7 +400,7 @@ func Catalog() []Spec {
 		}},
 		{TypeServiceConfigured, KindEvent, 1, func() any {
 			return ServiceConfigured{Name: "checkout", Description: "the web shop", EscalationPolicy: "web", AckTimeoutMs: 1800000,
-				SeverityMap: map[string]string{"warning": "SEV2"}}
+				SeverityMap: map[string]string{"warning": "SEV2"}, AlertGrouping: &AlertGrouping{By: []string{"labels.cluster"}, WindowMs: 1800000}}
 		}},
 		{TypeServiceRemoved, KindEvent, 1, func() any { return ServiceRemoved{Name: "legacy-batch"} }},
 		{TypeConfigApplied, KindEvent, 1, func() any {
@@ -473,6 +473,11 @@ func Catalog() []Spec {
 			r.Version = 1
 			return IncidentAlertsCoalesced{IncidentRef: r, Service: "checkout", DedupKey: "disk-full-db1",
 				AlertCount: 2500, LastAlertAt: exampleTime}
+		}},
+		{TypeIncidentAlertGrouped, KindEvent, 1, func() any {
+			return IncidentAlertGrouped{IncidentRef: exampleRef, Service: "checkout", DedupKey: "disk-full-db2",
+				Summary: "Disk 96% full on db2", Severity: "critical", GroupKey: "5d41402abc4b2a76b9719d911017c592",
+				Fields: map[string]string{"labels.cluster": "eu-1"}, AlertCount: 4}
 		}},
 	}, VulnCatalog()...)
 }

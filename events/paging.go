@@ -98,6 +98,9 @@ type ServiceConfigured struct {
 	EscalationPolicy string            `json:"escalation_policy,omitempty"`
 	AckTimeoutMs     int64             `json:"ack_timeout_ms"`
 	SeverityMap      map[string]string `json:"severity_map,omitempty"`
+	// AlertGrouping folds related alerts into one incident; nil: every
+	// dedup key opens its own.
+	AlertGrouping *AlertGrouping `json:"alert_grouping,omitempty"`
 }
 
 // ServiceRemoved says a technical service was removed from the paging

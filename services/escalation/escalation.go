@@ -13,8 +13,11 @@
 package escalation
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/fault"
 	"github.com/firebreak-dev/firebreak/services/escalation/schedule"
 )
@@ -48,6 +51,30 @@ type ServiceConfig struct {
 	// SeverityMap overrides the alert severity → SEV mapping, e.g.
 	// {"warning": "SEV2"}.
 	SeverityMap map[string]string `json:"severity_map,omitempty"`
+	// AlertGrouping folds related alerts into one incident; nil: each
+	// dedup key opens its own incident.
+	AlertGrouping *AlertGrouping `json:"alert_grouping,omitempty"`
+}
+
+// AlertGrouping is a service's alert grouping rule: a trigger whose dedup
+// key has no open incident joins the service's open incident whose first
+// alert had equal values of every field in By (events.AlertField), if that
+// incident opened at most Window ago (0: while it is open). Alerts lacking
+// any of the fields open their own incident.
+type AlertGrouping struct {
+	By     []string      `json:"by"`
+	Window time.Duration `json:"window,omitempty"`
+}
+
+// MaxGroupingWindow is the longest alert grouping window.
+const MaxGroupingWindow = 7 * 24 * time.Hour
+
+// Event returns the rule as service.configured carries it (nil for nil).
+func (g *AlertGrouping) Event() *events.AlertGrouping {
+	if g == nil {
+		return nil
+	}
+	return &events.AlertGrouping{By: append([]string(nil), g.By...), WindowMs: g.Window.Milliseconds()}
 }
 
 // User is a person who can be paged.
@@ -146,3 +173,25 @@ var (
 	ErrInvalid  = fault.New(fault.Invalid, "invalid_config", "invalid configuration")
 	ErrConflict = fault.New(fault.Conflict, "conflict", "conflict")
 )
+
+// EncodeGrouping is how stores keep a rule: the JSON of its event form, ""
+// for none.
+func EncodeGrouping(g *AlertGrouping) (string, error) {
+	if g == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(g.Event())
+	return string(b), err
+}
+
+// DecodeGrouping reads what EncodeGrouping wrote.
+func DecodeGrouping(s string) (*AlertGrouping, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var e events.AlertGrouping
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return nil, fmt.Errorf("alert_grouping: %w", err)
+	}
+	return &AlertGrouping{By: e.By, Window: time.Duration(e.WindowMs) * time.Millisecond}, nil
+}

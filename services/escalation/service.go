@@ -135,7 +135,8 @@ func (s *Service) configEvents(desired Config, changes []Change, actor events.Ac
 			}
 			typ = events.TypeServiceConfigured
 			data = events.ServiceConfigured{Name: svc.Name, Description: svc.Description, EscalationPolicy: svc.EscalationPolicy,
-				AckTimeoutMs: svc.AckTimeout.Milliseconds(), SeverityMap: svc.SeverityMap}
+				AckTimeoutMs: svc.AckTimeout.Milliseconds(), SeverityMap: svc.SeverityMap,
+				AlertGrouping: svc.AlertGrouping.Event()}
 		case OpDelete:
 			typ, data = events.TypeServiceRemoved, events.ServiceRemoved{Name: c.Name}
 		default:
@@ -185,6 +186,9 @@ func normalize(c Config) Config {
 		s.AckTimeout = s.AckTimeout.Truncate(time.Millisecond)
 		if len(s.SeverityMap) == 0 {
 			s.SeverityMap = nil
+		}
+		if g := s.AlertGrouping; g != nil {
+			s.AlertGrouping = &AlertGrouping{By: append([]string(nil), g.By...), Window: g.Window.Truncate(time.Millisecond)}
 		}
 	}
 	out.MaintenanceWindows = append([]MaintenanceWindow(nil), c.MaintenanceWindows...)

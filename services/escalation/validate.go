@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/services/escalation/schedule"
 )
 
@@ -150,6 +151,9 @@ func (v *validator) service(p string, s ServiceConfig, policies map[string]bool)
 	case s.AckTimeout > MaxAckTimeout:
 		v.bad(p+".ack_timeout", "at most %v (7 days)", MaxAckTimeout)
 	}
+	if g := s.AlertGrouping; g != nil {
+		v.grouping(p+".alert_grouping", *g)
+	}
 	for _, k := range slices.Sorted(maps.Keys(s.SeverityMap)) {
 		f := MapKeyPath(p+".severity_map", k)
 		if !slices.Contains(alertSeverities, k) {
@@ -158,6 +162,31 @@ func (v *validator) service(p string, s ServiceConfig, policies map[string]bool)
 		if val := s.SeverityMap[k]; !slices.Contains(incidentSeverities, val) {
 			v.bad(f, "want one of %s, got %q", strings.Join(incidentSeverities, ", "), val)
 		}
+	}
+}
+
+func (v *validator) grouping(p string, g AlertGrouping) {
+	switch {
+	case len(g.By) == 0:
+		v.bad(p+".by", "name at least one field to group by")
+	case len(g.By) > events.MaxGroupFields:
+		v.bad(p+".by", "at most %d fields", events.MaxGroupFields)
+	}
+	seen := map[string]bool{}
+	for i, f := range g.By {
+		fp := fmt.Sprintf("%s.by[%d]", p, i)
+		if err := events.ValidGroupField(f); err != nil {
+			v.bad(fp, "%v", err)
+		} else if seen[f] {
+			v.bad(fp, "%q is listed twice", f)
+		}
+		seen[f] = true
+	}
+	switch {
+	case g.Window < 0:
+		v.bad(p+".window", "must not be negative")
+	case g.Window > MaxGroupingWindow:
+		v.bad(p+".window", "at most %v (7 days)", MaxGroupingWindow)
 	}
 }
 

@@ -87,6 +87,22 @@ func TestValidate(t *testing.T) {
 		{"severity map unknown key", func(c *escalation.Config) { c.Services[0].SeverityMap["warnin"] = "SEV2" }, "services[0].severity_map.warnin", `unknown alert severity "warnin"`},
 		{"severity map odd key", func(c *escalation.Config) { c.Services[0].SeverityMap["a b"] = "SEV2" }, `services[0].severity_map["a b"]`, "unknown alert severity"},
 		{"severity map bad value", func(c *escalation.Config) { c.Services[0].SeverityMap["warning"] = "SEV5" }, "services[0].severity_map.warning", `want one of SEV1, SEV2, SEV3, SEV4, got "SEV5"`},
+		{"grouping without fields", func(c *escalation.Config) { c.Services[0].AlertGrouping = &escalation.AlertGrouping{} }, "services[0].alert_grouping.by", "at least one field"},
+		{"grouping unknown field", func(c *escalation.Config) {
+			c.Services[0].AlertGrouping = &escalation.AlertGrouping{By: []string{"source", "host"}}
+		}, "services[0].alert_grouping.by[1]", `unknown field "host"`},
+		{"grouping empty label", func(c *escalation.Config) {
+			c.Services[0].AlertGrouping = &escalation.AlertGrouping{By: []string{"labels."}}
+		}, "services[0].alert_grouping.by[0]", "names no labels key"},
+		{"grouping field twice", func(c *escalation.Config) {
+			c.Services[0].AlertGrouping = &escalation.AlertGrouping{By: []string{"source", "source"}}
+		}, "services[0].alert_grouping.by[1]", "listed twice"},
+		{"grouping negative window", func(c *escalation.Config) {
+			c.Services[0].AlertGrouping = &escalation.AlertGrouping{By: []string{"source"}, Window: -time.Minute}
+		}, "services[0].alert_grouping.window", "must not be negative"},
+		{"grouping window too long", func(c *escalation.Config) {
+			c.Services[0].AlertGrouping = &escalation.AlertGrouping{By: []string{"source"}, Window: 8 * 24 * time.Hour}
+		}, "services[0].alert_grouping.window", "at most 168h0m0s"},
 
 		// users
 		{"user id missing", func(c *escalation.Config) { c.Users[1].ID = "" }, "users[1].id", "required"},

@@ -9,6 +9,9 @@
 //	    escalation_policy: checkout-primary
 //	    ack_timeout: 30m                # Go duration; 0 or absent: never
 //	    severity_map: {warning: SEV3}   # alert severity → SEV1..SEV4
+//	    alert_grouping:                 # fold related alerts into one incident
+//	      by: [labels.cluster, source]  # fields that must be equal
+//	      window: 30m                   # since the incident opened; 0: while open
 //	users:
 //	  - id: alice
 //	    name: Alice Doe

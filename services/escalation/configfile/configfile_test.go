@@ -28,7 +28,8 @@ func rich() escalation.Config {
 		Services: []escalation.ServiceConfig{
 			{Name: "checkout", Description: "Checkout API: payments & carts", EscalationPolicy: "checkout-primary",
 				AckTimeout: 90 * time.Minute, SeverityMap: map[string]string{"info": "SEV4", "critical": "SEV1", "warning": "SEV3"}},
-			{Name: "search", AckTimeout: 1500 * time.Millisecond},
+			{Name: "search", AckTimeout: 1500 * time.Millisecond,
+				AlertGrouping: &escalation.AlertGrouping{By: []string{"labels.cluster", "details.custom_details.region"}, Window: 45 * time.Minute}},
 			{Name: "sample-db", EscalationPolicy: "db"},
 		},
 		Users: []escalation.User{

@@ -146,6 +146,18 @@ func service(s escalation.ServiceConfig) *yaml.Node {
 		}
 		add(n, "severity_map", m)
 	}
+	if g := s.AlertGrouping; g != nil {
+		m := mapping(yaml.FlowStyle)
+		by := sequence(yaml.FlowStyle)
+		for _, f := range g.By {
+			by.Content = append(by.Content, str(f))
+		}
+		add(m, "by", by)
+		if g.Window != 0 {
+			add(m, "window", str(formatDuration(g.Window)))
+		}
+		add(n, "alert_grouping", m)
+	}
 	return n
 }
 

@@ -346,7 +346,7 @@ func (d *decoder) config(n *yaml.Node) escalation.Config {
 }
 
 func (d *decoder) service(n *yaml.Node, p string) escalation.ServiceConfig {
-	fs := d.fields(n, p, "name", "description", "escalation_policy", "ack_timeout", "severity_map")
+	fs := d.fields(n, p, "name", "description", "escalation_policy", "ack_timeout", "severity_map", "alert_grouping")
 	s := escalation.ServiceConfig{
 		Name:             d.str(fs["name"], p+".name"),
 		Description:      d.str(fs["description"], p+".description"),
@@ -373,6 +373,15 @@ func (d *decoder) service(n *yaml.Node, p string) escalation.ServiceConfig {
 				}
 				s.SeverityMap[k.Value] = d.str(field{k, v}, kp)
 			}
+		}
+	}
+	if f := fs["alert_grouping"]; f.val != nil {
+		gp := p + ".alert_grouping"
+		d.mark(gp, f.key)
+		gf := d.fields(f.val, gp, "by", "window")
+		s.AlertGrouping = &escalation.AlertGrouping{
+			By:     d.strings(gf["by"], gp+".by"),
+			Window: d.duration(gf["window"], gp+".window"),
 		}
 	}
 	return s

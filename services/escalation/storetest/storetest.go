@@ -57,8 +57,9 @@ func Sample() escalation.Config {
 	return escalation.Config{
 		Services: []escalation.ServiceConfig{
 			{Name: "checkout", Description: "the shop", EscalationPolicy: "web", AckTimeout: 30 * time.Minute,
-				SeverityMap: map[string]string{"warning": "SEV2"}},
-			{Name: "batch"},
+				SeverityMap:   map[string]string{"warning": "SEV2"},
+				AlertGrouping: &escalation.AlertGrouping{By: []string{"labels.cluster", "source"}, Window: 30 * time.Minute}},
+			{Name: "batch", AlertGrouping: &escalation.AlertGrouping{By: []string{"component"}}},
 		},
 		Users: []escalation.User{
 			{ID: "alice", Name: "Alice", Email: "alice@example.com", TimeZone: "Europe/Berlin",

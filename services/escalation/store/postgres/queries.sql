@@ -60,8 +60,8 @@ DELETE FROM esc_policies;
 DELETE FROM esc_maintenance_windows;
 
 -- name: ServiceInsert :exec
-INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map)
-VALUES ($1, $2, $3, $4, $5, $6);
+INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
 
 -- name: UserInsert :exec
 INSERT INTO esc_users (id, position, name, email, time_zone) VALUES ($1, $2, $3, $4, $5);

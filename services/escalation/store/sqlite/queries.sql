@@ -60,8 +60,8 @@ DELETE FROM esc_policies;
 DELETE FROM esc_maintenance_windows;
 
 -- name: ServiceInsert :exec
-INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map)
-VALUES (?, ?, ?, ?, ?, ?);
+INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES (?, ?, ?, ?, ?, ?, ?);
 
 -- name: UserInsert :exec
 INSERT INTO esc_users (id, position, name, email, time_zone) VALUES (?, ?, ?, ?, ?);

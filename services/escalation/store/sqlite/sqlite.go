@@ -191,9 +191,13 @@ func (t *Tx) replace(ctx context.Context, c escalation.Config) error {
 		if err != nil {
 			return err
 		}
+		grouping, err := escalation.EncodeGrouping(s.AlertGrouping)
+		if err != nil {
+			return err
+		}
 		if err := q.ServiceInsert(ctx, gen.ServiceInsertParams{
 			Name: s.Name, Position: int64(i), Description: s.Description, EscalationPolicy: s.EscalationPolicy,
-			AckTimeoutMs: s.AckTimeout.Milliseconds(), SeverityMap: sev,
+			AckTimeoutMs: s.AckTimeout.Milliseconds(), SeverityMap: sev, AlertGrouping: grouping,
 		}); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
@@ -353,9 +357,14 @@ func configGet(ctx context.Context, q *gen.Queries) (escalation.Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("service %s: %w", r.Name, err)
 		}
+		grouping, err := escalation.DecodeGrouping(r.AlertGrouping)
+		if err != nil {
+			return c, fmt.Errorf("service %s: %w", r.Name, err)
+		}
 		c.Services = append(c.Services, escalation.ServiceConfig{
 			Name: r.Name, Description: r.Description, EscalationPolicy: r.EscalationPolicy,
 			AckTimeout: time.Duration(r.AckTimeoutMs) * time.Millisecond, SeverityMap: m,
+			AlertGrouping: grouping,
 		})
 	}
 

@@ -71,6 +71,7 @@ type EscService struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }
 
 type EscUser struct {

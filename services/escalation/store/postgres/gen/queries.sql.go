@@ -568,8 +568,8 @@ func (q *Queries) ServiceDeleteAll(ctx context.Context) error {
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 `
 
 type ServiceInsertParams struct {
@@ -579,6 +579,7 @@ type ServiceInsertParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }
 
 func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) error {
@@ -589,12 +590,13 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 	)
 	return err
 }
 
 const serviceList = `-- name: ServiceList :many
-SELECT name, position, description, escalation_policy, ack_timeout_ms, severity_map FROM esc_services ORDER BY position
+SELECT name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM esc_services ORDER BY position
 `
 
 func (q *Queries) ServiceList(ctx context.Context) ([]EscService, error) {
@@ -613,6 +615,7 @@ func (q *Queries) ServiceList(ctx context.Context) ([]EscService, error) {
 			&i.EscalationPolicy,
 			&i.AckTimeoutMs,
 			&i.SeverityMap,
+			&i.AlertGrouping,
 		); err != nil {
 			return nil, err
 		}

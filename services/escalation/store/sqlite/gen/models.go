@@ -67,6 +67,7 @@ type EscService struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }
 
 type EscUser struct {

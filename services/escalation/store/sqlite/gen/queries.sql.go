@@ -593,8 +593,8 @@ func (q *Queries) ServiceDeleteAll(ctx context.Context) error {
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO esc_services (name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 `
 
 type ServiceInsertParams struct {
@@ -604,6 +604,7 @@ type ServiceInsertParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }
 
 func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) error {
@@ -614,12 +615,13 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 	)
 	return err
 }
 
 const serviceList = `-- name: ServiceList :many
-SELECT name, position, description, escalation_policy, ack_timeout_ms, severity_map FROM esc_services ORDER BY position
+SELECT name, position, description, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM esc_services ORDER BY position
 `
 
 func (q *Queries) ServiceList(ctx context.Context) ([]EscService, error) {
@@ -638,6 +640,7 @@ func (q *Queries) ServiceList(ctx context.Context) ([]EscService, error) {
 			&i.EscalationPolicy,
 			&i.AckTimeoutMs,
 			&i.SeverityMap,
+			&i.AlertGrouping,
 		); err != nil {
 			return nil, err
 		}
