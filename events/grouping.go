@@ -169,3 +169,24 @@ func GroupKeyOf(g AlertGrouping, a AlertReceived) (key string, fields map[string
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16]), fields, true
 }
+
+// EncodeAlertGrouping is how stores keep a rule: its JSON, "" for nil.
+func EncodeAlertGrouping(g *AlertGrouping) string {
+	if g == nil {
+		return ""
+	}
+	b, _ := json.Marshal(g) // strings and an integer
+	return string(b)
+}
+
+// DecodeAlertGrouping reads what EncodeAlertGrouping wrote.
+func DecodeAlertGrouping(s string) (*AlertGrouping, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var g AlertGrouping
+	if err := json.Unmarshal([]byte(s), &g); err != nil {
+		return nil, fmt.Errorf("alert grouping: %w", err)
+	}
+	return &g, nil
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/firebreak-dev/firebreak/internal/app"
+	"github.com/firebreak-dev/firebreak/services/incident"
 )
 
 // intakeFlags are the alert intake settings `dev` and `serve` share.
@@ -16,6 +17,7 @@ type intakeFlags struct {
 	requireTimestamp bool
 	signatureWindow  time.Duration
 	coalesce         time.Duration
+	maxAlerts        int
 }
 
 func (f *intakeFlags) register(fs *pflag.FlagSet) {
@@ -25,6 +27,7 @@ func (f *intakeFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.requireTimestamp, "grafana-require-timestamp", false, "Grafana webhooks: refuse requests without a signature timestamp")
 	fs.DurationVar(&f.signatureWindow, "grafana-replay-window", 5*time.Minute, "Grafana webhooks: how far a signature timestamp may be from now")
 	fs.DurationVar(&f.coalesce, "alert-coalesce-interval", 10*time.Second, "how often an incident whose alert keeps repeating reports its alert count")
+	fs.IntVar(&f.maxAlerts, "incident-max-alerts", incident.DefaultMaxAlerts, "the most distinct alerts one incident keeps; receipts of further alerts are only counted")
 }
 
 // apply puts the settings into cfg.
@@ -35,4 +38,5 @@ func (f *intakeFlags) apply(cfg *app.Config) {
 	cfg.Sources.RequireTimestamp = f.requireTimestamp
 	cfg.Sources.SignatureWindow = f.signatureWindow
 	cfg.AlertCoalesceInterval = f.coalesce
+	cfg.IncidentMaxAlerts = f.maxAlerts
 }

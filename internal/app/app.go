@@ -93,6 +93,9 @@ type Config struct {
 	// AlertCoalesceInterval is how often the incident service reports the
 	// alert count of an incident whose alert keeps repeating (0: 10 s).
 	AlertCoalesceInterval time.Duration
+	// IncidentMaxAlerts is the most distinct alerts one incident keeps
+	// (0: incident.DefaultMaxAlerts).
+	IncidentMaxAlerts int
 	// AckWait is how long a consumer has to acknowledge a message before
 	// JetStream redelivers it (and so how late a message in flight during a
 	// crash arrives). Default 30 s.
@@ -403,7 +406,7 @@ func (a *App) wire(ctx context.Context, name string) error {
 		a.relays = append(a.relays, relay)
 		svc, err := incident.New(store, log, incident.Config{
 			AutoCreateServices: a.cfg.AutoCreateServices, Now: a.cfg.Now, OnCommit: relay.Notify, AckWait: a.cfg.AckWait,
-			CoalesceInterval: a.cfg.AlertCoalesceInterval,
+			CoalesceInterval: a.cfg.AlertCoalesceInterval, MaxAlerts: a.cfg.IncidentMaxAlerts,
 		})
 		if err != nil {
 			return err

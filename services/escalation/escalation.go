@@ -13,8 +13,6 @@
 package escalation
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -176,22 +174,13 @@ var (
 
 // EncodeGrouping is how stores keep a rule: the JSON of its event form, ""
 // for none.
-func EncodeGrouping(g *AlertGrouping) (string, error) {
-	if g == nil {
-		return "", nil
-	}
-	b, err := json.Marshal(g.Event())
-	return string(b), err
-}
+func EncodeGrouping(g *AlertGrouping) string { return events.EncodeAlertGrouping(g.Event()) }
 
 // DecodeGrouping reads what EncodeGrouping wrote.
 func DecodeGrouping(s string) (*AlertGrouping, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var e events.AlertGrouping
-	if err := json.Unmarshal([]byte(s), &e); err != nil {
-		return nil, fmt.Errorf("alert_grouping: %w", err)
+	e, err := events.DecodeAlertGrouping(s)
+	if e == nil || err != nil {
+		return nil, err
 	}
 	return &AlertGrouping{By: e.By, Window: time.Duration(e.WindowMs) * time.Millisecond}, nil
 }

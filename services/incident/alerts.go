@@ -98,6 +98,14 @@ type AlertTx interface {
 	// overflow. It reports whether the alert is kept.
 	// Errors: ErrNotFound for an unknown incident.
 	AlertRecord(ctx context.Context, a Alert, max int) (bool, error)
+	// AlertFiringCount counts an incident's kept alerts that fire.
+	AlertFiringCount(ctx context.Context, incidentID string) (int64, error)
+	// AlertsMove moves every alert of incident from to incident to, as
+	// AlertRecord would record them there (receipts add up; the moved
+	// content replaces to's copy of the same alert; beyond max they count
+	// as overflow), adds from's overflow to to's, and returns how many
+	// alerts from had.
+	AlertsMove(ctx context.Context, from, to string, max int) (int64, error)
 	// AlertTruncatedSet records the truncatedAlerts of the latest grouped
 	// notification of an incident. Errors: ErrNotFound for an unknown
 	// incident.

@@ -54,6 +54,9 @@ func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a even
 		Severity: severityFor(svc, a.Severity), AlertSeverity: a.Severity, Status: StatusTriggered,
 		AlertCount: 1, Version: 1, CreatedAt: now, UpdatedAt: now, LastAlertAt: now, Origin: OriginAlert,
 	}
+	if g := svc.AlertGrouping; g != nil {
+		inc.GroupKey, _, _ = events.GroupKeyOf(*g, a)
+	}
 	n, err := tx.IncidentCreate(ctx, inc)
 	if err != nil {
 		return Incident{}, err
@@ -499,6 +502,17 @@ func (s *Service) merge(ctx context.Context, tx Tx, cmd events.Envelope, c event
 		parent.LastAlertAt = child.LastAlertAt
 	}
 	if err := save(ctx, tx, &parent, now); err != nil {
+		return child, err
+	}
+	// The child's alerts and dedup keys go to the parent: the parent lists
+	// them, and their later events (repeats, resolves) find the parent.
+	if _, err := tx.AlertsMove(ctx, child.ID, parent.ID, s.cfg.MaxAlerts); err != nil {
+		return child, err
+	}
+	if err := tx.MemberAdd(ctx, child.Service, child.DedupKey, parent.ID, now); err != nil {
+		return child, err
+	}
+	if err := tx.MembersCopy(ctx, child.ID, parent.ID, now); err != nil {
 		return child, err
 	}
 	from := child.Status

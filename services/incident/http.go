@@ -47,6 +47,9 @@ type IncidentJSON struct {
 	ClosedAt              *time.Time `json:"closed_at,omitempty"`
 	PostmortemPublishedAt *time.Time `json:"postmortem_published_at,omitempty"`
 	ReopenCount           int        `json:"reopen_count,omitempty"`
+	// GroupKey is set when the service's alert grouping rule applied to
+	// the first alert: other alerts of the group join this incident.
+	GroupKey string `json:"group_key,omitempty"`
 
 	Notes      []NoteJSON      `json:"notes,omitempty"`
 	Actions    []ActionJSON    `json:"actions,omitempty"`
@@ -90,6 +93,7 @@ func ToJSON(i Incident) IncidentJSON {
 		Origin: i.Origin, Summary: i.Summary, Assignee: i.Assignee, EscalationLevel: i.EscalationLevel,
 		SnoozedUntil: i.SnoozedUntil, MergedInto: i.MergedInto, ContainedAt: i.ContainedAt, MitigatedAt: i.MitigatedAt,
 		ClosedAt: i.ClosedAt, PostmortemPublishedAt: i.PostmortemPublishedAt, ReopenCount: i.ReopenCount,
+		GroupKey: i.GroupKey,
 	}
 }
 

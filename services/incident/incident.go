@@ -107,6 +107,10 @@ type Incident struct {
 	// this incident; SEV1/SEV2 incidents cannot close before it.
 	PostmortemPublishedAt *time.Time
 	ReopenCount           int
+	// GroupKey is the group key (events.GroupKeyOf) of the incident's first
+	// alert under its service's alert grouping rule, "" when the service
+	// had none or the alert lacked a field. It never changes.
+	GroupKey string
 }
 
 // Key is the human incident number, INC-<number>.

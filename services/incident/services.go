@@ -15,7 +15,8 @@ import (
 const ConsumerServices = "incident-services"
 
 // HandleServiceConfig keeps the service's copy of technical services'
-// settings (severity overrides, ack timeout, escalation policy) in step with
+// settings (severity overrides, ack timeout, escalation policy, alert
+// grouping rule) in step with
 // service.configured and service.removed events from the escalation
 // service, which owns that configuration. A removed service keeps its
 // incidents and its name; only its settings are cleared.
@@ -28,7 +29,8 @@ func (s *Service) HandleServiceConfig(ctx context.Context, env events.Envelope) 
 			return fault.Wrap(ErrInvalid, "service.configured %s: a name is required (%v)", env.ID, err)
 		}
 		want = TechService{Name: c.Name, Description: c.Description, EscalationPolicy: c.EscalationPolicy,
-			AckTimeout: time.Duration(c.AckTimeoutMs) * time.Millisecond, SeverityMap: c.SeverityMap}
+			AckTimeout: time.Duration(c.AckTimeoutMs) * time.Millisecond, SeverityMap: c.SeverityMap,
+			AlertGrouping: c.AlertGrouping}
 	case events.TypeServiceRemoved:
 		var c events.ServiceRemoved
 		if err := env.DecodeData(&c); err != nil || c.Name == "" {
@@ -56,4 +58,10 @@ func (s *Service) HandleServiceConfig(ctx context.Context, env events.Envelope) 
 		want.ID, want.CreatedAt = cur.ID, cur.CreatedAt
 		return tx.ServiceUpdate(ctx, want)
 	})
+}
+
+// TechService returns the service's copy of a technical service's settings.
+// Errors: ErrNotFound.
+func (s *Service) TechService(ctx context.Context, name string) (TechService, error) {
+	return s.store.ServiceGet(ctx, name)
 }

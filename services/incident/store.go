@@ -71,8 +71,20 @@ type Tx interface {
 	// IncidentGet is Store.IncidentGet inside the transaction.
 	IncidentGet(ctx context.Context, ref Ref) (Incident, error)
 	// IncidentOpenByDedup returns the open (Status.Open) incident of
-	// (service, dedupKey). Errors: ErrNotFound.
+	// (service, dedupKey): the one whose own dedup key it is, else the
+	// newest open incident the key joined (MemberAdd). Errors: ErrNotFound.
 	IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (Incident, error)
+	// IncidentOpenByGroup returns the newest open incident of service with
+	// group key groupKey (not "") created at or after since.
+	// Errors: ErrNotFound.
+	IncidentOpenByGroup(ctx context.Context, service, groupKey string, since time.Time) (Incident, error)
+	// MemberAdd makes events of (service, dedupKey) find incidentID while
+	// it is open (IncidentOpenByDedup); adding a member twice is a no-op.
+	MemberAdd(ctx context.Context, service, dedupKey, incidentID string, at time.Time) error
+	// MemberCount counts the dedup keys that joined an incident.
+	MemberCount(ctx context.Context, incidentID string) (int64, error)
+	// MembersCopy makes every dedup key that joined incident src join dst.
+	MembersCopy(ctx context.Context, src, dst string, at time.Time) error
 	// IncidentCreate inserts inc with the next incident number, which it
 	// returns. inc.ID is set by the caller. Errors: ErrConflict when another
 	// open incident already has the same (service, dedup key).
@@ -136,6 +148,9 @@ type TechService struct {
 	// AckTimeout re-escalates an acknowledged incident that is not resolved
 	// in time (0: never). Stores keep it to the millisecond.
 	AckTimeout time.Duration
+	// AlertGrouping folds related alerts into one incident (nil: every
+	// dedup key opens its own).
+	AlertGrouping *events.AlertGrouping
 	// SeverityMap overrides the alert-severity → SEV mapping for this
 	// service, e.g. {"warning": "SEV2"}; missing keys use the default.
 	// Stores give back nil for no overrides (whether nil or an empty map was

@@ -18,7 +18,12 @@ const TimerCoalesce = "alerts_coalesced"
 // that also records every event id as processed (ADR 0008). A trigger opens
 // an incident or counts a repeat on the open one; acknowledge and resolve
 // move the open incident of the dedup key and are ignored when there is
-// none; a trigger after a resolve opens a new incident. Only those changes
+// none; a trigger after a resolve opens a new incident. When the service
+// has an alert grouping rule, a trigger whose dedup key has no open
+// incident first looks for the open incident of its group (same values of
+// the rule's fields, opened within the window) and joins it
+// (incident.alert_grouped). An incident that other dedup keys joined (by
+// grouping or a merge) resolves when its last firing alert resolves. Only those changes
 // emit events: repeats raise the alert count in memory, each repeated
 // incident is written once at the end, and a coalescing timer reports its
 // count at the end of the current interval. Applying an event twice changes
@@ -76,7 +81,7 @@ func (s *Service) applyAlert(ctx context.Context, tx Tx, cause events.Envelope, 
 
 func (s *Service) newFold(tx Tx) *fold {
 	return &fold{s: s, tx: tx, now: s.now().UTC(), services: map[string]TechService{},
-		open: map[dedupRef]*folded{}, counted: map[string]bool{}}
+		open: map[dedupRef]*folded{}, byID: map[string]*folded{}, groups: map[dedupRef]*folded{}, counted: map[string]bool{}}
 }
 
 type dedupRef struct{ service, key string }
@@ -96,6 +101,12 @@ type fold struct {
 	now      time.Time
 	services map[string]TechService
 	open     map[dedupRef]*folded
+	// byID holds each open incident the batch read once, whichever dedup
+	// key found it (its own, or one that joined it), so that its changes
+	// are made to one copy.
+	byID map[string]*folded
+	// groups are open incidents by (service, group key).
+	groups   map[dedupRef]*folded
 	order    []dedupRef // first-seen order, for a deterministic flush
 	repeated []string   // incidents that counted repeats, once each
 	counted  map[string]bool
@@ -123,7 +134,7 @@ func (f *fold) lookup(ctx context.Context, k dedupRef) (*folded, error) {
 	inc, err := f.tx.IncidentOpenByDedup(ctx, k.service, k.key)
 	switch {
 	case err == nil:
-		e.inc, e.found = inc, true
+		e = f.known(inc)
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
@@ -132,12 +143,80 @@ func (f *fold) lookup(ctx context.Context, k dedupRef) (*folded, error) {
 	return e, nil
 }
 
+// known returns the batch's copy of the open incident inc just read from
+// the store: the one read or opened before, else inc.
+func (f *fold) known(inc Incident) *folded {
+	if e, ok := f.byID[inc.ID]; ok && e.found && e.inc.ID == inc.ID {
+		return e
+	}
+	e := &folded{inc: inc, found: true}
+	f.byID[inc.ID] = e
+	return e
+}
+
+// group returns the open incident of service's group key opened at or
+// after since, nil for none.
+func (f *fold) group(ctx context.Context, service, key string, since time.Time) (*folded, error) {
+	gk := dedupRef{service, key}
+	if e, ok := f.groups[gk]; ok && e.found && e.inc.GroupKey == key && !e.inc.CreatedAt.Before(since) {
+		return e, nil
+	}
+	inc, err := f.tx.IncidentOpenByGroup(ctx, service, key, since)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := f.known(inc)
+	f.groups[gk] = e
+	return e, nil
+}
+
+// join adds a trigger whose dedup key has no open incident to the open
+// incident of its group under the service's grouping rule, and reports
+// whether it did. The dedup key becomes a member of the incident, so its
+// later events find it.
+func (f *fold) join(ctx context.Context, cause events.Envelope, a events.AlertReceived, svc TechService, k dedupRef) (bool, error) {
+	if svc.AlertGrouping == nil {
+		return false, nil
+	}
+	key, fields, ok := events.GroupKeyOf(*svc.AlertGrouping, a)
+	if !ok {
+		return false, nil
+	}
+	since := time.Time{}
+	if w := svc.AlertGrouping.WindowMs; w > 0 {
+		since = f.now.Add(-time.Duration(w) * time.Millisecond)
+	}
+	g, err := f.group(ctx, a.Service, key, since)
+	if err != nil || g == nil {
+		return false, err
+	}
+	if err := f.tx.MemberAdd(ctx, a.Service, a.DedupKey, g.inc.ID, f.now); err != nil {
+		return false, err
+	}
+	f.open[k] = g
+	g.inc.AlertCount++
+	g.inc.LastAlertAt = f.now
+	if err := save(ctx, f.tx, &g.inc, f.now); err != nil {
+		return false, err
+	}
+	g.dirty, f.wrote = false, true
+	f.record(g.inc.ID, a)
+	return true, f.s.emit(ctx, f.tx, events.TypeIncidentAlertGrouped, g.inc, cause.Actor, cause, f.now, events.IncidentAlertGrouped{
+		IncidentRef: ref(g.inc), Service: a.Service, DedupKey: a.DedupKey, Summary: cut(a.Summary, MaxTitleLen),
+		Severity: a.Severity, GroupKey: key, Fields: fields, AlertCount: g.inc.AlertCount,
+	})
+}
+
 func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertReceived) error {
 	svc, err := f.service(ctx, a.Service)
 	if err != nil {
 		return err
 	}
-	e, err := f.lookup(ctx, dedupRef{a.Service, a.DedupKey})
+	k := dedupRef{a.Service, a.DedupKey}
+	e, err := f.lookup(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -145,11 +224,18 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		if a.EventAction != events.ActionTrigger {
 			return nil // nothing open to acknowledge or resolve
 		}
+		if joined, err := f.join(ctx, cause, a, svc, k); err != nil || joined {
+			return err
+		}
 		inc, err := f.s.open(ctx, f.tx, cause, a, svc, f.now)
 		if err != nil {
 			return err
 		}
-		*e = folded{inc: inc, found: true}
+		e = &folded{inc: inc, found: true}
+		f.open[k], f.byID[inc.ID] = e, e
+		if inc.GroupKey != "" {
+			f.groups[dedupRef{a.Service, inc.GroupKey}] = e
+		}
 		f.wrote = true
 		f.record(inc.ID, a)
 		return nil
@@ -177,6 +263,9 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		return nil
 	case events.ActionResolve:
 		f.record(e.inc.ID, a)
+		if last, err := f.lastFiring(ctx, e.inc); err != nil || !last {
+			return err
+		}
 		if _, err := f.s.move(ctx, f.tx, cause, e.inc, change{to: StatusResolved, note: "resolved by " + a.Integration}, cause.Actor, f.now); err != nil {
 			return err
 		}
@@ -185,6 +274,21 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		return nil
 	}
 	return fault.Wrap(ErrInvalid, "alert %s: unknown event_action %q", cause.ID, a.EventAction)
+}
+
+// lastFiring reports whether a resolve of one of inc's alerts (recorded
+// already) resolves inc. An incident of one dedup key resolves with it; one
+// that other dedup keys joined (by grouping or a merge) resolves when none
+// of its alerts fires any more.
+func (f *fold) lastFiring(ctx context.Context, inc Incident) (bool, error) {
+	if n, err := f.tx.MemberCount(ctx, inc.ID); err != nil || n == 0 {
+		return true, err
+	}
+	if err := f.alerts.flush(ctx, f.tx, f.s.cfg.MaxAlerts); err != nil {
+		return false, err
+	}
+	firing, err := f.tx.AlertFiringCount(ctx, inc.ID)
+	return firing == 0, err
 }
 
 // record adds the alerts a carries to the batch's receipts for incident

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) incident.Store) {
 		{"ServiceList", testServiceList},
 	}
 	tests = append(tests, alertTests...)
+	tests = append(tests, groupTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -1460,6 +1461,7 @@ func testServiceSettings(t *testing.T, s incident.Store) {
 		EscalationPolicy: "web-oncall",
 		AckTimeout:       30*time.Minute + 250*time.Millisecond,
 		SeverityMap:      map[string]string{events.SeverityWarning: "SEV2", "info": "SEV3", `we"ird\key`: "SEV1"},
+		AlertGrouping:    &events.AlertGrouping{By: []string{"labels.cluster", "source"}, WindowMs: 1_800_000},
 	}
 	equalService(t, createService(t, s, want), want)
 	equalService(t, serviceGet(t, s, "checkout"), want)
@@ -1514,6 +1516,7 @@ func testServiceUpdate(t *testing.T, s incident.Store) {
 		return tx.ServiceUpdate(ctx, incident.TechService{
 			ID: "ignored", Name: "checkout", Description: "the new shop", CreatedAt: base.Add(time.Hour),
 			EscalationPolicy: "payments-oncall", AckTimeout: 15 * time.Minute, SeverityMap: map[string]string{"critical": "SEV2"},
+			AlertGrouping: &events.AlertGrouping{By: []string{"component"}},
 		})
 	})
 	if err != nil {
@@ -1522,6 +1525,7 @@ func testServiceUpdate(t *testing.T, s incident.Store) {
 	want := incident.TechService{
 		ID: orig.ID, Name: "checkout", Description: "the new shop", CreatedAt: orig.CreatedAt,
 		EscalationPolicy: "payments-oncall", AckTimeout: 15 * time.Minute, SeverityMap: map[string]string{"critical": "SEV2"},
+		AlertGrouping: &events.AlertGrouping{By: []string{"component"}},
 	}
 	equalService(t, serviceGet(t, s, "checkout"), want)
 	equalService(t, serviceGet(t, s, "billing"), other)

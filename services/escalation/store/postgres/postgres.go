@@ -221,10 +221,7 @@ func (t *Tx) replace(ctx context.Context, c escalation.Config) error {
 		if err != nil {
 			return err
 		}
-		grouping, err := escalation.EncodeGrouping(s.AlertGrouping)
-		if err != nil {
-			return err
-		}
+		grouping := escalation.EncodeGrouping(s.AlertGrouping)
 		if err := q.ServiceInsert(ctx, gen.ServiceInsertParams{
 			Name: s.Name, Position: int32(i), Description: s.Description, EscalationPolicy: s.EscalationPolicy,
 			AckTimeoutMs: s.AckTimeout.Milliseconds(), SeverityMap: sev, AlertGrouping: grouping,

@@ -75,6 +75,50 @@ func (t *Tx) AlertTruncatedSet(ctx context.Context, incidentID string, n int64) 
 	return nil
 }
 
+// AlertFiringCount implements incident.Tx.
+func (t *Tx) AlertFiringCount(ctx context.Context, incidentID string) (int64, error) {
+	n, err := t.q.AlertFiringCount(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count firing alerts of incident %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
+// AlertsMove implements incident.Tx.
+func (t *Tx) AlertsMove(ctx context.Context, from, to string, max int) (int64, error) {
+	rows, err := t.q.AlertListAll(ctx, from)
+	if err != nil {
+		return 0, fmt.Errorf("list alerts of incident %s: %w", from, err)
+	}
+	for _, r := range rows {
+		a, err := fromAlertRow(r)
+		if err != nil {
+			return 0, err
+		}
+		a.IncidentID = to
+		if _, err := t.AlertRecord(ctx, a, max); err != nil {
+			return 0, err
+		}
+	}
+	tot, err := t.q.AlertTotalsGet(ctx, from)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return 0, fmt.Errorf("alert totals of incident %s: %w", from, err)
+	case tot.Overflow > 0:
+		if err := t.q.AlertOverflowAdd(ctx, gen.AlertOverflowAddParams{IncidentID: to, Overflow: tot.Overflow}); err != nil {
+			return 0, fmt.Errorf("count overflow of incident %s: %w", to, mapErr(err))
+		}
+	}
+	if err := t.q.AlertDeleteAll(ctx, from); err != nil {
+		return 0, fmt.Errorf("delete alerts of incident %s: %w", from, err)
+	}
+	if err := t.q.AlertTotalsDelete(ctx, from); err != nil {
+		return 0, fmt.Errorf("delete alert totals of incident %s: %w", from, err)
+	}
+	return int64(len(rows)), nil
+}
+
 // AlertList implements incident.Store.
 func (s *Store) AlertList(ctx context.Context, f incident.AlertFilter) ([]incident.Alert, error) {
 	limit := f.Limit

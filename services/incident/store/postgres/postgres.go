@@ -263,6 +263,7 @@ func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (inciden
 		EscalationPolicy: s.EscalationPolicy,
 		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
 		SeverityMap:      sevMap,
+		AlertGrouping:    events.EncodeAlertGrouping(s.AlertGrouping),
 	})
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
@@ -281,6 +282,7 @@ func (t *Tx) ServiceUpdate(ctx context.Context, s incident.TechService) error {
 		EscalationPolicy: s.EscalationPolicy,
 		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
 		SeverityMap:      sevMap,
+		AlertGrouping:    events.EncodeAlertGrouping(s.AlertGrouping),
 		Name:             s.Name,
 	})
 	if err != nil {
@@ -301,12 +303,53 @@ func (t *Tx) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incide
 func (t *Tx) IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (incident.Incident, error) {
 	r, err := t.q.IncidentOpenByDedup(ctx, gen.IncidentOpenByDedupParams{Service: service, DedupKey: dedupKey})
 	if errors.Is(err, pgx.ErrNoRows) {
+		r, err = t.q.IncidentOpenByMember(ctx, gen.IncidentOpenByMemberParams{Service: service, DedupKey: dedupKey})
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
 		return incident.Incident{}, fmt.Errorf("open incident of %s/%s: %w", service, dedupKey, incident.ErrNotFound)
 	}
 	if err != nil {
 		return incident.Incident{}, fmt.Errorf("load open incident of %s/%s: %w", service, dedupKey, err)
 	}
 	return fromRow(r), nil
+}
+
+// IncidentOpenByGroup implements incident.Tx.
+func (t *Tx) IncidentOpenByGroup(ctx context.Context, service, groupKey string, since time.Time) (incident.Incident, error) {
+	r, err := t.q.IncidentOpenByGroup(ctx, gen.IncidentOpenByGroupParams{Service: service, GroupKey: groupKey, CreatedAt: ts(since)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("open incident of %s group %s: %w", service, groupKey, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load open incident of %s group %s: %w", service, groupKey, err)
+	}
+	return fromRow(r), nil
+}
+
+// MemberAdd implements incident.Tx.
+func (t *Tx) MemberAdd(ctx context.Context, service, dedupKey, incidentID string, at time.Time) error {
+	err := t.q.MemberAdd(ctx, gen.MemberAddParams{Service: service, DedupKey: dedupKey, IncidentID: incidentID, AddedAt: ts(at)})
+	if err != nil {
+		return fmt.Errorf("add %s/%s to incident %s: %w", service, dedupKey, incidentID, mapErr(err))
+	}
+	return nil
+}
+
+// MemberCount implements incident.Tx.
+func (t *Tx) MemberCount(ctx context.Context, incidentID string) (int64, error) {
+	n, err := t.q.MemberCount(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count dedup keys of incident %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
+// MembersCopy implements incident.Tx.
+func (t *Tx) MembersCopy(ctx context.Context, src, dst string, at time.Time) error {
+	if err := t.q.MembersCopy(ctx, gen.MembersCopyParams{Src: src, Dst: dst, AddedAt: ts(at)}); err != nil {
+		return fmt.Errorf("copy dedup keys of incident %s to %s: %w", src, dst, mapErr(err))
+	}
+	return nil
 }
 
 // IncidentCreate implements incident.Tx. It runs under a savepoint, so a
@@ -357,6 +400,7 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (int64, 
 			ClosedAt:              nullTS(inc.ClosedAt),
 			PostmortemPublishedAt: nullTS(inc.PostmortemPublishedAt),
 			ReopenCount:           int32(inc.ReopenCount),
+			GroupKey:              inc.GroupKey,
 		})
 		return mapErr(err)
 	})
@@ -488,6 +532,10 @@ func fromServiceRow(r gen.Service) (incident.TechService, error) {
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
 	}
+	grouping, err := events.DecodeAlertGrouping(r.AlertGrouping)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
+	}
 	return incident.TechService{
 		ID:               r.ID,
 		Name:             r.Name,
@@ -496,6 +544,7 @@ func fromServiceRow(r gen.Service) (incident.TechService, error) {
 		EscalationPolicy: r.EscalationPolicy,
 		AckTimeout:       time.Duration(r.AckTimeoutMs) * time.Millisecond,
 		SeverityMap:      sevMap,
+		AlertGrouping:    grouping,
 	}, nil
 }
 
@@ -594,6 +643,7 @@ func fromRow(r gen.Incident) incident.Incident {
 		ClosedAt:              timePtr(r.ClosedAt),
 		PostmortemPublishedAt: timePtr(r.PostmortemPublishedAt),
 		ReopenCount:           int(r.ReopenCount),
+		GroupKey:              r.GroupKey,
 	}
 }
 

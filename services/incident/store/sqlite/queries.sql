@@ -10,8 +10,8 @@ SELECT * FROM services ORDER BY name;
 
 -- name: ServiceInsert :exec
 -- An existing name wins: creating a service is idempotent by name.
-INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO NOTHING;
 
 -- name: ServiceUpdate :execrows
@@ -19,7 +19,8 @@ UPDATE services SET
     description = @description,
     escalation_policy = @escalation_policy,
     ack_timeout_ms = @ack_timeout_ms,
-    severity_map = @severity_map
+    severity_map = @severity_map,
+    alert_grouping = @alert_grouping
 WHERE name = @name;
 
 -- name: IncidentNumberNext :one
@@ -31,13 +32,15 @@ INSERT INTO incidents (
     alert_count, version, created_at, updated_at, last_alert_at,
     acknowledged_at, acknowledged_by, resolved_at, resolved_by,
     summary, origin, assignee, escalation_level, snoozed_until, merged_into,
-    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count,
+    group_key
 ) VALUES (
     ?, ?, ?, ?, ?, ?, ?, ?,
     ?, ?, ?, ?, ?,
     ?, ?, ?, ?,
     ?, ?, ?, ?, ?, ?,
-    ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?,
+    ?
 );
 
 -- name: IncidentUpdate :execrows
@@ -80,6 +83,35 @@ SELECT * FROM incidents WHERE number = ?;
 SELECT * FROM incidents
 WHERE service = ? AND dedup_key = ?
   AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated');
+
+-- name: IncidentOpenByMember :one
+-- The newest open incident a dedup key joined (incident_dedup_members).
+SELECT i.* FROM incident_dedup_members m
+JOIN incidents i ON i.id = m.incident_id
+WHERE m.service = ? AND m.dedup_key = ?
+  AND i.status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY i.number DESC
+LIMIT 1;
+
+-- name: IncidentOpenByGroup :one
+-- The newest open incident of a group opened at or after since; the
+-- predicate is the incidents_open_group index's.
+SELECT * FROM incidents
+WHERE service = ? AND group_key = ? AND created_at >= ? AND group_key <> ''
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY number DESC
+LIMIT 1;
+
+-- name: MemberAdd :exec
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: MembersCopy :exec
+-- Every dedup key that joined incident src joins dst too (a merge).
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+SELECT m.service, m.dedup_key, @dst, @added_at FROM incident_dedup_members AS m WHERE m.incident_id = @src
+ON CONFLICT DO NOTHING;
 
 -- name: IncidentList :many
 -- Newest first; before is the cursor (the caller passes MaxInt64 for none);
@@ -186,3 +218,19 @@ SELECT status, COUNT(*) AS n FROM incident_alerts WHERE incident_id = ? GROUP BY
 
 -- name: AlertTotalsGet :one
 SELECT overflow, truncated_alerts FROM incident_alert_totals WHERE incident_id = ?;
+
+-- name: AlertFiringCount :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = ? AND status = 'firing';
+
+-- name: AlertListAll :many
+-- Every alert of an incident, first seen first (a merge moves them).
+SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY seq;
+
+-- name: AlertDeleteAll :exec
+DELETE FROM incident_alerts WHERE incident_id = ?;
+
+-- name: AlertTotalsDelete :exec
+DELETE FROM incident_alert_totals WHERE incident_id = ?;
+
+-- name: MemberCount :one
+SELECT COUNT(*) FROM incident_dedup_members WHERE incident_id = ?;

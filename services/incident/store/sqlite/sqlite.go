@@ -254,6 +254,7 @@ func (t *Tx) ServiceCreate(ctx context.Context, s incident.TechService) (inciden
 		EscalationPolicy: s.EscalationPolicy,
 		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
 		SeverityMap:      sevMap,
+		AlertGrouping:    events.EncodeAlertGrouping(s.AlertGrouping),
 	})
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("create service %s: %w", s.Name, err)
@@ -272,6 +273,7 @@ func (t *Tx) ServiceUpdate(ctx context.Context, s incident.TechService) error {
 		EscalationPolicy: s.EscalationPolicy,
 		AckTimeoutMs:     s.AckTimeout.Milliseconds(),
 		SeverityMap:      sevMap,
+		AlertGrouping:    events.EncodeAlertGrouping(s.AlertGrouping),
 		Name:             s.Name,
 	})
 	if err != nil {
@@ -292,12 +294,53 @@ func (t *Tx) IncidentGet(ctx context.Context, ref incident.Ref) (incident.Incide
 func (t *Tx) IncidentOpenByDedup(ctx context.Context, service, dedupKey string) (incident.Incident, error) {
 	r, err := t.q.IncidentOpenByDedup(ctx, gen.IncidentOpenByDedupParams{Service: service, DedupKey: dedupKey})
 	if errors.Is(err, sql.ErrNoRows) {
+		r, err = t.q.IncidentOpenByMember(ctx, gen.IncidentOpenByMemberParams{Service: service, DedupKey: dedupKey})
+	}
+	if errors.Is(err, sql.ErrNoRows) {
 		return incident.Incident{}, fmt.Errorf("open incident of %s/%s: %w", service, dedupKey, incident.ErrNotFound)
 	}
 	if err != nil {
 		return incident.Incident{}, fmt.Errorf("load open incident of %s/%s: %w", service, dedupKey, err)
 	}
 	return fromRow(r)
+}
+
+// IncidentOpenByGroup implements incident.Tx.
+func (t *Tx) IncidentOpenByGroup(ctx context.Context, service, groupKey string, since time.Time) (incident.Incident, error) {
+	r, err := t.q.IncidentOpenByGroup(ctx, gen.IncidentOpenByGroupParams{Service: service, GroupKey: groupKey, CreatedAt: formatTime(since)})
+	if errors.Is(err, sql.ErrNoRows) {
+		return incident.Incident{}, fmt.Errorf("open incident of %s group %s: %w", service, groupKey, incident.ErrNotFound)
+	}
+	if err != nil {
+		return incident.Incident{}, fmt.Errorf("load open incident of %s group %s: %w", service, groupKey, err)
+	}
+	return fromRow(r)
+}
+
+// MemberAdd implements incident.Tx.
+func (t *Tx) MemberAdd(ctx context.Context, service, dedupKey, incidentID string, at time.Time) error {
+	err := t.q.MemberAdd(ctx, gen.MemberAddParams{Service: service, DedupKey: dedupKey, IncidentID: incidentID, AddedAt: formatTime(at)})
+	if err != nil {
+		return fmt.Errorf("add %s/%s to incident %s: %w", service, dedupKey, incidentID, mapErr(err))
+	}
+	return nil
+}
+
+// MemberCount implements incident.Tx.
+func (t *Tx) MemberCount(ctx context.Context, incidentID string) (int64, error) {
+	n, err := t.q.MemberCount(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count dedup keys of incident %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
+// MembersCopy implements incident.Tx.
+func (t *Tx) MembersCopy(ctx context.Context, src, dst string, at time.Time) error {
+	if err := t.q.MembersCopy(ctx, gen.MembersCopyParams{Src: src, Dst: dst, AddedAt: formatTime(at)}); err != nil {
+		return fmt.Errorf("copy dedup keys of incident %s to %s: %w", src, dst, mapErr(err))
+	}
+	return nil
 }
 
 // IncidentCreate implements incident.Tx. It runs under a savepoint, so a
@@ -361,6 +404,7 @@ func (t *Tx) IncidentCreate(ctx context.Context, inc incident.Incident) (n int64
 		ClosedAt:              nullTime(inc.ClosedAt),
 		PostmortemPublishedAt: nullTime(inc.PostmortemPublishedAt),
 		ReopenCount:           int64(inc.ReopenCount),
+		GroupKey:              inc.GroupKey,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("create incident %s: %w", inc.ID, mapErr(err))
@@ -494,6 +538,10 @@ func fromServiceRow(r gen.Service) (incident.TechService, error) {
 	if err != nil {
 		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
 	}
+	grouping, err := events.DecodeAlertGrouping(r.AlertGrouping)
+	if err != nil {
+		return incident.TechService{}, fmt.Errorf("service %s: %w", r.Name, err)
+	}
 	return incident.TechService{
 		ID:               r.ID,
 		Name:             r.Name,
@@ -502,6 +550,7 @@ func fromServiceRow(r gen.Service) (incident.TechService, error) {
 		EscalationPolicy: r.EscalationPolicy,
 		AckTimeout:       time.Duration(r.AckTimeoutMs) * time.Millisecond,
 		SeverityMap:      sevMap,
+		AlertGrouping:    grouping,
 	}, nil
 }
 
@@ -592,6 +641,7 @@ func fromRow(r gen.Incident) (incident.Incident, error) {
 		EscalationLevel: int(r.EscalationLevel),
 		MergedInto:      r.MergedInto,
 		ReopenCount:     int(r.ReopenCount),
+		GroupKey:        r.GroupKey,
 	}
 	var err error
 	for _, c := range []struct {

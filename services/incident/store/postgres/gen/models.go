@@ -48,6 +48,7 @@ type Incident struct {
 	ClosedAt              pgtype.Timestamptz
 	PostmortemPublishedAt pgtype.Timestamptz
 	ReopenCount           int32
+	GroupKey              string
 }
 
 type IncidentAction struct {
@@ -88,6 +89,13 @@ type IncidentAlertTotal struct {
 	TruncatedAlerts int64
 }
 
+type IncidentDedupMember struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	AddedAt    pgtype.Timestamptz
+}
+
 type IncidentNumber struct {
 	ID   int32
 	Last int64
@@ -123,4 +131,5 @@ type Service struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      []byte
+	AlertGrouping    string
 }

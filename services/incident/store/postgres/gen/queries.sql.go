@@ -118,6 +118,26 @@ func (q *Queries) AlertCountByStatus(ctx context.Context, incidentID string) ([]
 	return items, nil
 }
 
+const alertDeleteAll = `-- name: AlertDeleteAll :exec
+DELETE FROM incident_alerts WHERE incident_id = $1
+`
+
+func (q *Queries) AlertDeleteAll(ctx context.Context, incidentID string) error {
+	_, err := q.db.Exec(ctx, alertDeleteAll, incidentID)
+	return err
+}
+
+const alertFiringCount = `-- name: AlertFiringCount :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = $1 AND status = 'firing'
+`
+
+func (q *Queries) AlertFiringCount(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRow(ctx, alertFiringCount, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const alertInsert = `-- name: AlertInsert :exec
 INSERT INTO incident_alerts (incident_id, alert_key, status, summary, severity, source, integration,
     labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts)
@@ -223,6 +243,49 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Inciden
 	return items, nil
 }
 
+const alertListAll = `-- name: AlertListAll :many
+SELECT seq, incident_id, alert_key, status, summary, severity, source, integration, labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts FROM incident_alerts WHERE incident_id = $1 ORDER BY seq
+`
+
+// Every alert of an incident, first seen first (a merge moves them).
+func (q *Queries) AlertListAll(ctx context.Context, incidentID string) ([]IncidentAlert, error) {
+	rows, err := q.db.Query(ctx, alertListAll, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentAlert
+	for rows.Next() {
+		var i IncidentAlert
+		if err := rows.Scan(
+			&i.Seq,
+			&i.IncidentID,
+			&i.AlertKey,
+			&i.Status,
+			&i.Summary,
+			&i.Severity,
+			&i.Source,
+			&i.Integration,
+			&i.Labels,
+			&i.Annotations,
+			&i.Details,
+			&i.GeneratorUrl,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.Receipts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertOverflowAdd = `-- name: AlertOverflowAdd :exec
 INSERT INTO incident_alert_totals (incident_id, overflow) VALUES ($1, $2)
 ON CONFLICT (incident_id) DO UPDATE SET overflow = incident_alert_totals.overflow + excluded.overflow
@@ -235,6 +298,15 @@ type AlertOverflowAddParams struct {
 
 func (q *Queries) AlertOverflowAdd(ctx context.Context, arg AlertOverflowAddParams) error {
 	_, err := q.db.Exec(ctx, alertOverflowAdd, arg.IncidentID, arg.Overflow)
+	return err
+}
+
+const alertTotalsDelete = `-- name: AlertTotalsDelete :exec
+DELETE FROM incident_alert_totals WHERE incident_id = $1
+`
+
+func (q *Queries) AlertTotalsDelete(ctx context.Context, incidentID string) error {
+	_, err := q.db.Exec(ctx, alertTotalsDelete, incidentID)
 	return err
 }
 
@@ -464,7 +536,7 @@ func (q *Queries) HeartbeatUpdate(ctx context.Context, arg HeartbeatUpdateParams
 }
 
 const incidentGetByID = `-- name: IncidentGetByID :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE id = $1
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents WHERE id = $1
 `
 
 func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, error) {
@@ -499,12 +571,13 @@ func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, err
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
 
 const incidentGetByNumber = `-- name: IncidentGetByNumber :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE number = $1
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents WHERE number = $1
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incident, error) {
@@ -539,6 +612,7 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incide
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
@@ -549,13 +623,15 @@ INSERT INTO incidents (
     alert_count, version, created_at, updated_at, last_alert_at,
     acknowledged_at, acknowledged_by, resolved_at, resolved_by,
     summary, origin, assignee, escalation_level, snoozed_until, merged_into,
-    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count,
+    group_key
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8,
     $9, $10, $11, $12, $13,
     $14, $15, $16, $17,
     $18, $19, $20, $21, $22, $23,
-    $24, $25, $26, $27, $28
+    $24, $25, $26, $27, $28,
+    $29
 )
 `
 
@@ -588,6 +664,7 @@ type IncidentInsertParams struct {
 	ClosedAt              pgtype.Timestamptz
 	PostmortemPublishedAt pgtype.Timestamptz
 	ReopenCount           int32
+	GroupKey              string
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) error {
@@ -620,12 +697,13 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 		arg.ClosedAt,
 		arg.PostmortemPublishedAt,
 		arg.ReopenCount,
+		arg.GroupKey,
 	)
 	return err
 }
 
 const incidentList = `-- name: IncidentList :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE ($1::text = '' OR service = $1::text)
   AND ($2::text = '' OR assignee = $2::text)
   AND number < $3::bigint
@@ -685,6 +763,7 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 			&i.ClosedAt,
 			&i.PostmortemPublishedAt,
 			&i.ReopenCount,
+			&i.GroupKey,
 		); err != nil {
 			return nil, err
 		}
@@ -697,7 +776,7 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 }
 
 const incidentListByStatus = `-- name: IncidentListByStatus :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE status = ANY($1::text[])
   AND ($2::text = '' OR service = $2::text)
   AND ($3::text = '' OR assignee = $3::text)
@@ -758,6 +837,7 @@ func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListBySt
 			&i.ClosedAt,
 			&i.PostmortemPublishedAt,
 			&i.ReopenCount,
+			&i.GroupKey,
 		); err != nil {
 			return nil, err
 		}
@@ -782,7 +862,7 @@ func (q *Queries) IncidentNumberNext(ctx context.Context) (int64, error) {
 }
 
 const incidentOpenByDedup = `-- name: IncidentOpenByDedup :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE service = $1 AND dedup_key = $2
   AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
 `
@@ -827,6 +907,112 @@ func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDed
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
+	)
+	return i, err
+}
+
+const incidentOpenByGroup = `-- name: IncidentOpenByGroup :one
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
+WHERE service = $1 AND group_key = $2 AND created_at >= $3 AND group_key <> ''
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY number DESC
+LIMIT 1
+`
+
+type IncidentOpenByGroupParams struct {
+	Service   string
+	GroupKey  string
+	CreatedAt pgtype.Timestamptz
+}
+
+// The newest open incident of a group opened at or after since; the
+// predicate is the incidents_open_group index's.
+func (q *Queries) IncidentOpenByGroup(ctx context.Context, arg IncidentOpenByGroupParams) (Incident, error) {
+	row := q.db.QueryRow(ctx, incidentOpenByGroup, arg.Service, arg.GroupKey, arg.CreatedAt)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
+		&i.GroupKey,
+	)
+	return i, err
+}
+
+const incidentOpenByMember = `-- name: IncidentOpenByMember :one
+SELECT i.id, i.number, i.service, i.dedup_key, i.title, i.severity, i.alert_severity, i.status, i.alert_count, i.version, i.created_at, i.updated_at, i.last_alert_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, i.summary, i.origin, i.assignee, i.escalation_level, i.snoozed_until, i.merged_into, i.contained_at, i.mitigated_at, i.closed_at, i.postmortem_published_at, i.reopen_count, i.group_key FROM incident_dedup_members m
+JOIN incidents i ON i.id = m.incident_id
+WHERE m.service = $1 AND m.dedup_key = $2
+  AND i.status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY i.number DESC
+LIMIT 1
+`
+
+type IncidentOpenByMemberParams struct {
+	Service  string
+	DedupKey string
+}
+
+// The newest open incident a dedup key joined (incident_dedup_members).
+func (q *Queries) IncidentOpenByMember(ctx context.Context, arg IncidentOpenByMemberParams) (Incident, error) {
+	row := q.db.QueryRow(ctx, incidentOpenByMember, arg.Service, arg.DedupKey)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
@@ -918,6 +1104,58 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const memberAdd = `-- name: MemberAdd :exec
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+`
+
+type MemberAddParams struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	AddedAt    pgtype.Timestamptz
+}
+
+func (q *Queries) MemberAdd(ctx context.Context, arg MemberAddParams) error {
+	_, err := q.db.Exec(ctx, memberAdd,
+		arg.Service,
+		arg.DedupKey,
+		arg.IncidentID,
+		arg.AddedAt,
+	)
+	return err
+}
+
+const memberCount = `-- name: MemberCount :one
+SELECT COUNT(*) FROM incident_dedup_members WHERE incident_id = $1
+`
+
+func (q *Queries) MemberCount(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRow(ctx, memberCount, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const membersCopy = `-- name: MembersCopy :exec
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+SELECT m.service, m.dedup_key, $1, $2 FROM incident_dedup_members AS m WHERE m.incident_id = $3
+ON CONFLICT DO NOTHING
+`
+
+type MembersCopyParams struct {
+	Dst     string
+	AddedAt pgtype.Timestamptz
+	Src     string
+}
+
+// Every dedup key that joined incident src joins dst too (a merge).
+func (q *Queries) MembersCopy(ctx context.Context, arg MembersCopyParams) error {
+	_, err := q.db.Exec(ctx, membersCopy, arg.Dst, arg.AddedAt, arg.Src)
+	return err
 }
 
 const noteInsert = `-- name: NoteInsert :one
@@ -1062,7 +1300,7 @@ func (q *Queries) ResponderListByIncident(ctx context.Context, incidentID string
 
 const serviceGetByName = `-- name: ServiceGetByName :one
 
-SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services WHERE name = $1
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM services WHERE name = $1
 `
 
 // Queries of the incident service's PostgreSQL adapter. sqlc generates gen/
@@ -1079,13 +1317,14 @@ func (q *Queries) ServiceGetByName(ctx context.Context, name string) (Service, e
 		&i.EscalationPolicy,
 		&i.AckTimeoutMs,
 		&i.SeverityMap,
+		&i.AlertGrouping,
 	)
 	return i, err
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (name) DO NOTHING
 `
 
@@ -1097,6 +1336,7 @@ type ServiceInsertParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      []byte
+	AlertGrouping    string
 }
 
 // An existing name wins: creating a service is idempotent by name.
@@ -1109,12 +1349,13 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 	)
 	return err
 }
 
 const serviceList = `-- name: ServiceList :many
-SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services ORDER BY name
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM services ORDER BY name
 `
 
 func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
@@ -1134,6 +1375,7 @@ func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
 			&i.EscalationPolicy,
 			&i.AckTimeoutMs,
 			&i.SeverityMap,
+			&i.AlertGrouping,
 		); err != nil {
 			return nil, err
 		}
@@ -1150,8 +1392,9 @@ UPDATE services SET
     description = $1,
     escalation_policy = $2,
     ack_timeout_ms = $3,
-    severity_map = $4
-WHERE name = $5
+    severity_map = $4,
+    alert_grouping = $5
+WHERE name = $6
 `
 
 type ServiceUpdateParams struct {
@@ -1159,6 +1402,7 @@ type ServiceUpdateParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      []byte
+	AlertGrouping    string
 	Name             string
 }
 
@@ -1168,6 +1412,7 @@ func (q *Queries) ServiceUpdate(ctx context.Context, arg ServiceUpdateParams) (i
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 		arg.Name,
 	)
 	if err != nil {

@@ -48,6 +48,7 @@ type Incident struct {
 	ClosedAt              sql.NullString
 	PostmortemPublishedAt sql.NullString
 	ReopenCount           int64
+	GroupKey              string
 }
 
 type IncidentAction struct {
@@ -88,6 +89,13 @@ type IncidentAlertTotal struct {
 	TruncatedAlerts int64
 }
 
+type IncidentDedupMember struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	AddedAt    string
+}
+
 type IncidentNumber struct {
 	ID   int64
 	Last int64
@@ -122,4 +130,5 @@ type Service struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }

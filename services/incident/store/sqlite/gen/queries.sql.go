@@ -124,6 +124,26 @@ func (q *Queries) AlertCountByStatus(ctx context.Context, incidentID string) ([]
 	return items, nil
 }
 
+const alertDeleteAll = `-- name: AlertDeleteAll :exec
+DELETE FROM incident_alerts WHERE incident_id = ?
+`
+
+func (q *Queries) AlertDeleteAll(ctx context.Context, incidentID string) error {
+	_, err := q.db.ExecContext(ctx, alertDeleteAll, incidentID)
+	return err
+}
+
+const alertFiringCount = `-- name: AlertFiringCount :one
+SELECT COUNT(*) FROM incident_alerts WHERE incident_id = ? AND status = 'firing'
+`
+
+func (q *Queries) AlertFiringCount(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, alertFiringCount, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const alertInsert = `-- name: AlertInsert :exec
 INSERT INTO incident_alerts (incident_id, alert_key, status, summary, severity, source, integration,
     labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts)
@@ -232,6 +252,52 @@ func (q *Queries) AlertList(ctx context.Context, arg AlertListParams) ([]Inciden
 	return items, nil
 }
 
+const alertListAll = `-- name: AlertListAll :many
+SELECT seq, incident_id, alert_key, status, summary, severity, source, integration, labels, annotations, details, generator_url, starts_at, ends_at, first_seen_at, last_seen_at, receipts FROM incident_alerts WHERE incident_id = ? ORDER BY seq
+`
+
+// Every alert of an incident, first seen first (a merge moves them).
+func (q *Queries) AlertListAll(ctx context.Context, incidentID string) ([]IncidentAlert, error) {
+	rows, err := q.db.QueryContext(ctx, alertListAll, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IncidentAlert
+	for rows.Next() {
+		var i IncidentAlert
+		if err := rows.Scan(
+			&i.Seq,
+			&i.IncidentID,
+			&i.AlertKey,
+			&i.Status,
+			&i.Summary,
+			&i.Severity,
+			&i.Source,
+			&i.Integration,
+			&i.Labels,
+			&i.Annotations,
+			&i.Details,
+			&i.GeneratorUrl,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.FirstSeenAt,
+			&i.LastSeenAt,
+			&i.Receipts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const alertOverflowAdd = `-- name: AlertOverflowAdd :exec
 INSERT INTO incident_alert_totals (incident_id, overflow) VALUES (?, ?)
 ON CONFLICT (incident_id) DO UPDATE SET overflow = overflow + excluded.overflow
@@ -244,6 +310,15 @@ type AlertOverflowAddParams struct {
 
 func (q *Queries) AlertOverflowAdd(ctx context.Context, arg AlertOverflowAddParams) error {
 	_, err := q.db.ExecContext(ctx, alertOverflowAdd, arg.IncidentID, arg.Overflow)
+	return err
+}
+
+const alertTotalsDelete = `-- name: AlertTotalsDelete :exec
+DELETE FROM incident_alert_totals WHERE incident_id = ?
+`
+
+func (q *Queries) AlertTotalsDelete(ctx context.Context, incidentID string) error {
+	_, err := q.db.ExecContext(ctx, alertTotalsDelete, incidentID)
 	return err
 }
 
@@ -476,7 +551,7 @@ func (q *Queries) HeartbeatUpdate(ctx context.Context, arg HeartbeatUpdateParams
 }
 
 const incidentGetByID = `-- name: IncidentGetByID :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE id = ?
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents WHERE id = ?
 `
 
 func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, error) {
@@ -511,12 +586,13 @@ func (q *Queries) IncidentGetByID(ctx context.Context, id string) (Incident, err
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
 
 const incidentGetByNumber = `-- name: IncidentGetByNumber :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents WHERE number = ?
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents WHERE number = ?
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incident, error) {
@@ -551,6 +627,7 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (Incide
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
@@ -561,13 +638,15 @@ INSERT INTO incidents (
     alert_count, version, created_at, updated_at, last_alert_at,
     acknowledged_at, acknowledged_by, resolved_at, resolved_by,
     summary, origin, assignee, escalation_level, snoozed_until, merged_into,
-    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count
+    contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count,
+    group_key
 ) VALUES (
     ?, ?, ?, ?, ?, ?, ?, ?,
     ?, ?, ?, ?, ?,
     ?, ?, ?, ?,
     ?, ?, ?, ?, ?, ?,
-    ?, ?, ?, ?, ?
+    ?, ?, ?, ?, ?,
+    ?
 )
 `
 
@@ -600,6 +679,7 @@ type IncidentInsertParams struct {
 	ClosedAt              sql.NullString
 	PostmortemPublishedAt sql.NullString
 	ReopenCount           int64
+	GroupKey              string
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) error {
@@ -632,12 +712,13 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 		arg.ClosedAt,
 		arg.PostmortemPublishedAt,
 		arg.ReopenCount,
+		arg.GroupKey,
 	)
 	return err
 }
 
 const incidentList = `-- name: IncidentList :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE service = IFNULL(NULLIF(CAST(?1 AS TEXT), ''), service)
   AND assignee = IFNULL(NULLIF(CAST(?2 AS TEXT), ''), assignee)
   AND number < ?3
@@ -697,6 +778,7 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 			&i.ClosedAt,
 			&i.PostmortemPublishedAt,
 			&i.ReopenCount,
+			&i.GroupKey,
 		); err != nil {
 			return nil, err
 		}
@@ -712,7 +794,7 @@ func (q *Queries) IncidentList(ctx context.Context, arg IncidentListParams) ([]I
 }
 
 const incidentListByStatus = `-- name: IncidentListByStatus :many
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE status IN (/*SLICE:statuses*/?)
   AND service = IFNULL(NULLIF(CAST(? AS TEXT), ''), service)
   AND assignee = IFNULL(NULLIF(CAST(? AS TEXT), ''), assignee)
@@ -783,6 +865,7 @@ func (q *Queries) IncidentListByStatus(ctx context.Context, arg IncidentListBySt
 			&i.ClosedAt,
 			&i.PostmortemPublishedAt,
 			&i.ReopenCount,
+			&i.GroupKey,
 		); err != nil {
 			return nil, err
 		}
@@ -809,7 +892,7 @@ func (q *Queries) IncidentNumberNext(ctx context.Context) (int64, error) {
 }
 
 const incidentOpenByDedup = `-- name: IncidentOpenByDedup :one
-SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count FROM incidents
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
 WHERE service = ? AND dedup_key = ?
   AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
 `
@@ -853,6 +936,112 @@ func (q *Queries) IncidentOpenByDedup(ctx context.Context, arg IncidentOpenByDed
 		&i.ClosedAt,
 		&i.PostmortemPublishedAt,
 		&i.ReopenCount,
+		&i.GroupKey,
+	)
+	return i, err
+}
+
+const incidentOpenByGroup = `-- name: IncidentOpenByGroup :one
+SELECT id, number, service, dedup_key, title, severity, alert_severity, status, alert_count, version, created_at, updated_at, last_alert_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, summary, origin, assignee, escalation_level, snoozed_until, merged_into, contained_at, mitigated_at, closed_at, postmortem_published_at, reopen_count, group_key FROM incidents
+WHERE service = ? AND group_key = ? AND created_at >= ? AND group_key <> ''
+  AND status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY number DESC
+LIMIT 1
+`
+
+type IncidentOpenByGroupParams struct {
+	Service   string
+	GroupKey  string
+	CreatedAt string
+}
+
+// The newest open incident of a group opened at or after since; the
+// predicate is the incidents_open_group index's.
+func (q *Queries) IncidentOpenByGroup(ctx context.Context, arg IncidentOpenByGroupParams) (Incident, error) {
+	row := q.db.QueryRowContext(ctx, incidentOpenByGroup, arg.Service, arg.GroupKey, arg.CreatedAt)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
+		&i.GroupKey,
+	)
+	return i, err
+}
+
+const incidentOpenByMember = `-- name: IncidentOpenByMember :one
+SELECT i.id, i.number, i.service, i.dedup_key, i.title, i.severity, i.alert_severity, i.status, i.alert_count, i.version, i.created_at, i.updated_at, i.last_alert_at, i.acknowledged_at, i.acknowledged_by, i.resolved_at, i.resolved_by, i.summary, i.origin, i.assignee, i.escalation_level, i.snoozed_until, i.merged_into, i.contained_at, i.mitigated_at, i.closed_at, i.postmortem_published_at, i.reopen_count, i.group_key FROM incident_dedup_members m
+JOIN incidents i ON i.id = m.incident_id
+WHERE m.service = ? AND m.dedup_key = ?
+  AND i.status IN ('triggered', 'escalated', 'acknowledged', 'contained', 'mitigated')
+ORDER BY i.number DESC
+LIMIT 1
+`
+
+type IncidentOpenByMemberParams struct {
+	Service  string
+	DedupKey string
+}
+
+// The newest open incident a dedup key joined (incident_dedup_members).
+func (q *Queries) IncidentOpenByMember(ctx context.Context, arg IncidentOpenByMemberParams) (Incident, error) {
+	row := q.db.QueryRowContext(ctx, incidentOpenByMember, arg.Service, arg.DedupKey)
+	var i Incident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Service,
+		&i.DedupKey,
+		&i.Title,
+		&i.Severity,
+		&i.AlertSeverity,
+		&i.Status,
+		&i.AlertCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastAlertAt,
+		&i.AcknowledgedAt,
+		&i.AcknowledgedBy,
+		&i.ResolvedAt,
+		&i.ResolvedBy,
+		&i.Summary,
+		&i.Origin,
+		&i.Assignee,
+		&i.EscalationLevel,
+		&i.SnoozedUntil,
+		&i.MergedInto,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ClosedAt,
+		&i.PostmortemPublishedAt,
+		&i.ReopenCount,
+		&i.GroupKey,
 	)
 	return i, err
 }
@@ -944,6 +1133,58 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const memberAdd = `-- name: MemberAdd :exec
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+`
+
+type MemberAddParams struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	AddedAt    string
+}
+
+func (q *Queries) MemberAdd(ctx context.Context, arg MemberAddParams) error {
+	_, err := q.db.ExecContext(ctx, memberAdd,
+		arg.Service,
+		arg.DedupKey,
+		arg.IncidentID,
+		arg.AddedAt,
+	)
+	return err
+}
+
+const memberCount = `-- name: MemberCount :one
+SELECT COUNT(*) FROM incident_dedup_members WHERE incident_id = ?
+`
+
+func (q *Queries) MemberCount(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, memberCount, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const membersCopy = `-- name: MembersCopy :exec
+INSERT INTO incident_dedup_members (service, dedup_key, incident_id, added_at)
+SELECT m.service, m.dedup_key, ?1, ?2 FROM incident_dedup_members AS m WHERE m.incident_id = ?3
+ON CONFLICT DO NOTHING
+`
+
+type MembersCopyParams struct {
+	Dst     string
+	AddedAt string
+	Src     string
+}
+
+// Every dedup key that joined incident src joins dst too (a merge).
+func (q *Queries) MembersCopy(ctx context.Context, arg MembersCopyParams) error {
+	_, err := q.db.ExecContext(ctx, membersCopy, arg.Dst, arg.AddedAt, arg.Src)
+	return err
 }
 
 const noteInsert = `-- name: NoteInsert :one
@@ -1085,7 +1326,7 @@ func (q *Queries) ResponderListByIncident(ctx context.Context, incidentID string
 
 const serviceGetByName = `-- name: ServiceGetByName :one
 
-SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services WHERE name = ?
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM services WHERE name = ?
 `
 
 // Queries of the incident service's SQLite adapter. sqlc generates gen/ from
@@ -1102,13 +1343,14 @@ func (q *Queries) ServiceGetByName(ctx context.Context, name string) (Service, e
 		&i.EscalationPolicy,
 		&i.AckTimeoutMs,
 		&i.SeverityMap,
+		&i.AlertGrouping,
 	)
 	return i, err
 }
 
 const serviceInsert = `-- name: ServiceInsert :exec
-INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO services (id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO NOTHING
 `
 
@@ -1120,6 +1362,7 @@ type ServiceInsertParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 }
 
 // An existing name wins: creating a service is idempotent by name.
@@ -1132,12 +1375,13 @@ func (q *Queries) ServiceInsert(ctx context.Context, arg ServiceInsertParams) er
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 	)
 	return err
 }
 
 const serviceList = `-- name: ServiceList :many
-SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map FROM services ORDER BY name
+SELECT id, name, description, created_at, escalation_policy, ack_timeout_ms, severity_map, alert_grouping FROM services ORDER BY name
 `
 
 func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
@@ -1157,6 +1401,7 @@ func (q *Queries) ServiceList(ctx context.Context) ([]Service, error) {
 			&i.EscalationPolicy,
 			&i.AckTimeoutMs,
 			&i.SeverityMap,
+			&i.AlertGrouping,
 		); err != nil {
 			return nil, err
 		}
@@ -1176,8 +1421,9 @@ UPDATE services SET
     description = ?1,
     escalation_policy = ?2,
     ack_timeout_ms = ?3,
-    severity_map = ?4
-WHERE name = ?5
+    severity_map = ?4,
+    alert_grouping = ?5
+WHERE name = ?6
 `
 
 type ServiceUpdateParams struct {
@@ -1185,6 +1431,7 @@ type ServiceUpdateParams struct {
 	EscalationPolicy string
 	AckTimeoutMs     int64
 	SeverityMap      string
+	AlertGrouping    string
 	Name             string
 }
 
@@ -1194,6 +1441,7 @@ func (q *Queries) ServiceUpdate(ctx context.Context, arg ServiceUpdateParams) (i
 		arg.EscalationPolicy,
 		arg.AckTimeoutMs,
 		arg.SeverityMap,
+		arg.AlertGrouping,
 		arg.Name,
 	)
 	if err != nil {
