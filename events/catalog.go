@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -482,14 +483,22 @@ func Catalog() []Spec {
 	}, VulnCatalog()...)
 }
 
-// Lookup returns the catalog entry for typ.
-func Lookup(typ string) (Spec, bool) {
+// catalogIndex is the catalog by type, built once: every event created or
+// decoded looks its type up.
+var catalogIndex = sync.OnceValue(func() map[string]Spec {
+	m := map[string]Spec{}
 	for _, s := range Catalog() {
-		if s.Type == typ {
-			return s, true
+		if _, dup := m[s.Type]; !dup {
+			m[s.Type] = s
 		}
 	}
-	return Spec{}, false
+	return m
+})
+
+// Lookup returns the catalog entry for typ.
+func Lookup(typ string) (Spec, bool) {
+	s, ok := catalogIndex()[typ]
+	return s, ok
 }
 
 // CurrentVersion is the catalog version of typ, 1 for unknown types.
