@@ -86,11 +86,21 @@ func (s *Service) done(r *run) {
 	}
 }
 
+// config returns the paging configuration, read once per run and, while
+// its version stays the same, once per service (Service.configs). The
+// engine must not modify it: runs share it.
 func (r *run) config(ctx context.Context) (Config, error) {
 	if r.cfg == nil {
-		c, err := r.tx.ConfigGet(ctx)
+		v, err := r.tx.ConfigVersion(ctx)
 		if err != nil {
 			return Config{}, err
+		}
+		c, ok := r.s.configs.get(v)
+		if !ok {
+			if c, err = r.tx.ConfigGet(ctx); err != nil {
+				return Config{}, err
+			}
+			r.s.configs.put(v, c)
 		}
 		r.cfg = &c
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -39,6 +40,31 @@ type Service struct {
 	now     func() time.Time
 	commit  func()
 	onTimer func()
+	// configs is the configuration the engine read last, by version.
+	configs configCache
+}
+
+// configCache holds one paging configuration and its version. Every
+// incident event needs the configuration; reading all of it from the store
+// each time was a tenth of the CPU of `firebreak dev` under load, while
+// reading its version is one row. The engine only reads what it gets.
+type configCache struct {
+	mu      sync.Mutex
+	ok      bool
+	version int64
+	cfg     Config
+}
+
+func (c *configCache) get(version int64) (Config, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg, c.ok && c.version == version
+}
+
+func (c *configCache) put(version int64, cfg Config) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ok, c.version, c.cfg = true, version, cfg
 }
 
 // New returns the escalation service over store. logger may be nil.

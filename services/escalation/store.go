@@ -63,6 +63,9 @@ type Tx interface {
 	// same transaction fails with ErrConflict when another transaction
 	// replaced the configuration in between.
 	ConfigGet(ctx context.Context) (Config, error)
+	// ConfigVersion returns the configuration's version, which every
+	// ConfigReplace raises.
+	ConfigVersion(ctx context.Context) (int64, error)
 	// ConfigReplace replaces the whole configuration with c. Stores keep
 	// AckTimeout to the millisecond and maintenance-window times to the
 	// microsecond, in UTC, and give back nil for empty lists and maps.

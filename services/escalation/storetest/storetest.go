@@ -106,9 +106,22 @@ func testConfigEmpty(t *testing.T, s escalation.Store) {
 	}
 }
 
+func configVersion(t *testing.T, s escalation.Store) int64 {
+	t.Helper()
+	var v int64
+	if err := s.InTx(t.Context(), func(tx escalation.Tx) (err error) { v, err = tx.ConfigVersion(t.Context()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func testConfigRoundTrip(t *testing.T, s escalation.Store) {
 	want := Sample()
+	before := configVersion(t, s)
 	replace(t, s, want)
+	if after := configVersion(t, s); after <= before {
+		t.Fatalf("version %d after a replace, was %d: want it raised", after, before)
+	}
 	got, err := s.ConfigGet(t.Context())
 	if err != nil {
 		t.Fatal(err)

@@ -153,6 +153,15 @@ func (t *Tx) ConfigGet(ctx context.Context) (escalation.Config, error) {
 	return configGet(ctx, t.q)
 }
 
+// ConfigVersion implements escalation.Tx.
+func (t *Tx) ConfigVersion(ctx context.Context) (int64, error) {
+	v, err := t.q.ConfigVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read configuration version: %w", err)
+	}
+	return v, nil
+}
+
 // ConfigReplace implements escalation.Tx.
 func (t *Tx) ConfigReplace(ctx context.Context, c escalation.Config) error {
 	read := t.readVersion
