@@ -464,6 +464,11 @@ func Catalog() []Spec {
 			return ActionItemOverdue{ActionItemID: "ai-3", IncidentID: exampleRef.IncidentID, Number: 42, Title: "Alert on disk growth rate",
 				Owner: "bob", Due: "2026-11-20", TrackerURL: "https://tracker.example.com/OPS-118", OverdueDays: 8}
 		}},
+		{TypeActionItemPageDue, KindEvent, 1, func() any {
+			return ActionItemPageDue{ActionItemOverdue: ActionItemOverdue{ActionItemID: "ai-3", IncidentID: exampleRef.IncidentID, Number: 42,
+				Title: "Alert on disk growth rate", Owner: "bob", Due: "2026-11-20", TrackerURL: "https://tracker.example.com/OPS-118", OverdueDays: 7},
+				OverdueHours: 177, IncidentTitle: "Disk 95% full on db1", Service: "checkout", Severity: "SEV1"}
+		}},
 		{TypeStatusUpdatePublished, KindEvent, 1, func() any {
 			return StatusUpdatePublished{UpdateID: "su-2", IncidentID: exampleRef.IncidentID, Number: 42, Service: "checkout", Audience: "external",
 				Status: "monitoring", Title: "Checkout errors", Body: "A fix is in place; we are watching the error rate.",

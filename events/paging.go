@@ -1,5 +1,7 @@
 package events
 
+import "strconv"
+
 // Event types of the escalation service: pages it asks the notify service to
 // deliver, pages it held back, and changes to the paging configuration.
 const (
@@ -60,6 +62,36 @@ type PageRequested struct {
 	// this page (0: at once).
 	RuleDelayMinutes int    `json:"rule_delay_minutes"`
 	IdempotencyKey   string `json:"idempotency_key"`
+	// ActionItem is set on a page to the owner of an overdue post-mortem
+	// action item (action_item.page_due), which has no escalation: Level
+	// is 0 and Policy empty; Title, Severity and Service are the
+	// incident's.
+	ActionItem *PageActionItem `json:"action_item,omitempty"`
+}
+
+// PageActionItem is the overdue action item a page is about.
+type PageActionItem struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	Owner string `json:"owner"`
+	// Due is the due date (YYYY-MM-DD).
+	Due string `json:"due"`
+	// OverdueHours is how many whole hours past the end of its due day
+	// (UTC) the item was when the page was asked for.
+	OverdueHours int    `json:"overdue_hours"`
+	TrackerURL   string `json:"tracker_url,omitempty"`
+}
+
+// Overdue says how overdue the item is: "3 days", "1 day", "5 hours".
+func (a PageActionItem) Overdue() string {
+	n, unit := a.OverdueHours, "hour"
+	if n >= 24 {
+		n, unit = n/24, "day"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return strconv.Itoa(n) + " " + unit
 }
 
 // PageSuppressed says a page was not sent, and why: the service is in a
@@ -75,6 +107,9 @@ type PageSuppressed struct {
 	User       string `json:"user,omitempty"`
 	Level      int    `json:"level,omitempty"`
 	Policy     string `json:"policy,omitempty"`
+	// ActionItem is the id of the overdue action item whose owner was
+	// not paged (action_item.page_due).
+	ActionItem string `json:"action_item,omitempty"`
 }
 
 // EscalationExhausted says an incident's escalation policy ran through all

@@ -8,6 +8,7 @@ import "time"
 const (
 	TypePostmortemCreated     = "postmortem.created"
 	TypeActionItemOverdue     = "action_item.overdue"
+	TypeActionItemPageDue     = "action_item.page_due"
 	TypeStatusUpdatePublished = "status_update.published"
 )
 
@@ -21,7 +22,8 @@ type PostmortemCreated struct {
 }
 
 // ActionItemOverdue says an open action item is past its due date by at
-// least the configured age; escalation or notify may page its owner.
+// least the configured age (a report; its owner is paged by
+// action_item.page_due, at an age of its own).
 type ActionItemOverdue struct {
 	ActionItemID string `json:"action_item_id"`
 	IncidentID   string `json:"incident_id"`
@@ -34,6 +36,24 @@ type ActionItemOverdue struct {
 	// OverdueDays is how many whole days past Due the item was when this
 	// was emitted.
 	OverdueDays int `json:"overdue_days"`
+}
+
+// ActionItemPageDue says an open action item is past its due date by the
+// configured paging age (the post-mortem service's page-overdue-after):
+// the escalation service pages its owner, a configured user, through their
+// notification rules (page.requested with action_item set), or reports
+// page.suppressed when the owner is no user or has no contact method.
+// Emitted once per item and due date.
+type ActionItemPageDue struct {
+	ActionItemOverdue
+	// OverdueHours is how many whole hours past the end of its due day
+	// (UTC) the item was when this was emitted.
+	OverdueHours int `json:"overdue_hours"`
+	// IncidentTitle, Service and Severity describe the incident the item
+	// came out of, for the page.
+	IncidentTitle string `json:"incident_title"`
+	Service       string `json:"service"`
+	Severity      string `json:"severity,omitempty"`
 }
 
 // StatusUpdatePublished says an approved status update was published: an

@@ -18,11 +18,49 @@ const (
 	DenyInvalidToken = "invalid_token"
 	// DenyMissingScope: the token is valid but lacks the route's scope.
 	DenyMissingScope = "missing_scope"
+
+	// The reasons of intake's endpoints, which authenticate integrations
+	// themselves (PagerDuty's Events API, Alertmanager, Grafana, generic):
+
+	// DenyMissingIntegrationKey: an Alertmanager or generic webhook
+	// carried no bearer key.
+	DenyMissingIntegrationKey = "missing_integration_key"
+	// DenyInvalidIntegrationKey: the integration key (routing key or
+	// bearer) is malformed, unknown or revoked.
+	DenyInvalidIntegrationKey = "invalid_integration_key"
+	// DenyIntegrationType: the key is an active integration's, of another
+	// type than the endpoint's (Integration names it).
+	DenyIntegrationType = "wrong_integration_type"
+	// DenyUnknownIntegration: a Grafana webhook named no active
+	// integration (Integration is the id it named).
+	DenyUnknownIntegration = "unknown_integration"
+
+	// The reasons of signed requests (Grafana's webhook, Slack's
+	// interactions and slash commands):
+
+	// DenyMissingSignature: the signature, or a required signature
+	// timestamp, is missing.
+	DenyMissingSignature = "missing_signature"
+	// DenyInvalidSignature: the signature or its timestamp is malformed,
+	// or the signature does not match the body.
+	DenyInvalidSignature = "invalid_signature"
+	// DenyStaleSignature: the signature's timestamp is outside the replay
+	// window (too old or in the future).
+	DenyStaleSignature = "stale_signature"
+	// DenyReplayedSignature: a validly signed request received before.
+	DenyReplayedSignature = "replayed_signature"
+
+	// A 403 a handler decides for a valid token takes the handler's error
+	// code as reason, e.g. "self_approval" (four-eyes: the author of a
+	// status update or vulnerability notice cannot approve it).
 )
 
 // AuthDenied says the API refused a request: 401 for a missing or invalid
-// token, 403 for a token without the route's scope. It never carries the
-// token's secret. Identical denials (same token or, without a verified
+// token, 403 for a token without the route's scope or for what a handler
+// forbids a valid token, and the refusals of the intake and Slack endpoints
+// (a bad integration key or signature: 401, or 400 on PagerDuty's Events
+// API, as PagerDuty answers). It never carries a token's secret, an
+// integration key or a signature. Identical denials (same token or, without a verified
 // token, same remote address; same route; same reason) are reported at
 // most once per window: Suppressed counts those of the key that were not
 // reported on their own since the previous event, so the denials a key
@@ -33,12 +71,18 @@ type AuthDenied struct {
 	Method string `json:"method"`
 	// Route is the pattern the request matched ("POST /api/v1/alerts").
 	Route string `json:"route"`
-	// Scope is the scope the route requires.
-	Scope string `json:"scope"`
+	// Scope is the scope the route requires; empty for the public routes
+	// of integrations and Slack, which take no token.
+	Scope string `json:"scope,omitempty"`
 	// TokenID is the id of the presented token: verified for
 	// missing_scope, only claimed by the caller for invalid_token.
 	TokenID string `json:"token_id,omitempty"`
-	// Principal is who a valid token belongs to (missing_scope only).
+	// Integration is the id of the integration a refused intake request
+	// named (Grafana's path, only claimed) or whose key it presented on
+	// an endpoint of another type (verified).
+	Integration string `json:"integration,omitempty"`
+	// Principal is who a valid token belongs to (missing_scope and a
+	// handler's 403).
 	Principal string `json:"principal,omitempty"`
 	// RemoteAddr is the caller's IP address as the server saw it (a proxy's
 	// when behind one).

@@ -20,6 +20,7 @@ import (
 func postmortemFlags(f *pflag.FlagSet, pm *app.PostmortemConfig) {
 	f.StringVar(&pm.TimeZone, "postmortem-time-zone", "UTC", "default IANA time zone of timelines and of nights in on-call load (no event carries a person's own zone)")
 	f.DurationVar(&pm.OverdueAfter, "action-item-overdue-after", postmortem.DefaultOverdueAfter, "how long past its due date an open action item is reported (action_item.overdue); negative: never")
+	f.DurationVar(&pm.PageOverdueAfter, "postmortem-page-overdue-after", 0, "how long past its due date an open action item pages its owner (a configured user, by their notification rules), once per due date; 0 or negative: never (the default)")
 }
 
 func newTimelineCmd(stdout io.Writer) *cobra.Command {

@@ -26,6 +26,11 @@ type PostmortemConfig struct {
 	// OverdueAfter is how long past its due date an open action item is
 	// reported with action_item.overdue. Default 24h; negative: never.
 	OverdueAfter time.Duration
+	// PageOverdueAfter is how long past its due date an open action item
+	// pages its owner (action_item.page_due; escalation pages the user by
+	// their notification rules), once per due date. 0 or negative: never,
+	// the default (FIREBREAK_POSTMORTEM_PAGE_OVERDUE_AFTER).
+	PageOverdueAfter time.Duration
 	// PublicURL is the server's public base URL, for links in the status
 	// feed and in postmortem.published.
 	PublicURL string
@@ -69,7 +74,7 @@ func (a *App) wirePostmortem(ctx context.Context, log *slog.Logger) error {
 	var runner *timer.Runner // set below, before anything runs
 	svc, err := postmortem.New(store, log, postmortem.Config{
 		Now: a.cfg.Now, OnCommit: relay.Notify, OnTimer: func() { runner.Notify() }, AckWait: a.cfg.AckWait,
-		OverdueAfter: a.cfg.Postmortem.OverdueAfter, TimeZone: loc, PublicURL: a.cfg.Postmortem.PublicURL, Metrics: metrics,
+		OverdueAfter: a.cfg.Postmortem.OverdueAfter, PageOverdueAfter: a.cfg.Postmortem.PageOverdueAfter, TimeZone: loc, PublicURL: a.cfg.Postmortem.PublicURL, Metrics: metrics,
 	})
 	if err != nil {
 		return err

@@ -76,6 +76,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
 	}
+	if status == http.StatusForbidden {
+		handlerForbidden(r, body.Error.Code)
+	}
 	WriteJSON(w, status, body)
 }
 

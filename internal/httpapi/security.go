@@ -194,29 +194,42 @@ type report struct {
 	others int
 }
 
-// deny records a refused request. tok is the presented bearer token (only
-// its id is kept); p is the principal for missing_scope.
-func (se *SecurityEvents) deny(r *http.Request, route, scope, tok, reason string, p *Principal) {
+// denial is one refused request as deny records it.
+type denial struct {
+	route, scope string
+	// tok is the presented bearer token (only its id is kept).
+	tok    string
+	reason string
+	status int
+	// integration is the integration the request named (Denial.Integration).
+	integration string
+	// p is the principal of a valid token (missing_scope, a handler's 403).
+	p *Principal
+}
+
+// deny records a refused request.
+func (se *SecurityEvents) deny(r *http.Request, d denial) {
 	if se == nil {
 		return
 	}
-	se.deniedTotal.WithLabelValues(reason).Inc()
+	se.deniedTotal.WithLabelValues(d.reason).Inc()
 	addr, addrKey := remote(r)
 	tokenID := ""
-	if tok != "" {
-		tokenID = se.cfg.TokenID(tok)
+	if d.tok != "" {
+		tokenID = se.cfg.TokenID(d.tok)
 	}
+	route, reason := d.route, d.reason
 	o := occurrence{typ: events.TypeAuthDenied, actor: AnonymousActor, at: se.cfg.Now(), requestID: RequestID(r.Context()),
-		denied: events.AuthDenied{Reason: reason, Status: http.StatusUnauthorized, Method: method(r), Route: route, Scope: scope,
-			TokenID: tokenID, RemoteAddr: addr, UserAgent: userAgent(r)}}
+		denied: events.AuthDenied{Reason: reason, Status: d.status, Method: method(r), Route: route, Scope: d.scope,
+			TokenID: tokenID, Integration: d.integration, RemoteAddr: addr, UserAgent: userAgent(r)}}
 	// Without a verified token the caller is known only by its address: a
-	// token id it claims is its own choice, and would let it make a fresh
-	// key per request.
+	// token id or integration it claims is its own choice, and would let
+	// it make a fresh key per request.
 	who := "a:" + addrKey
-	if p != nil {
-		o.actor, o.subject = actorFor(r, *p), tokenID
-		o.denied.Status, o.denied.Principal = http.StatusForbidden, p.ID
-		who = throttleKey(tokenID, *p)
+	if d.p != nil {
+		o.actor, o.subject = actorFor(r, *d.p), tokenID
+		o.denied.Principal = d.p.ID
+		who = throttleKey(tokenID, *d.p)
 	}
 	key := who + "\x00" + route + "\x00" + reason
 

@@ -133,18 +133,21 @@ func (s *Server) authenticate(route, scope string, h http.Handler) http.Handler 
 				if tok == "" {
 					reason = events.DenyMissingToken
 				}
-				s.security.deny(r, route, scope, tok, reason, nil)
+				s.security.deny(r, denial{route: route, scope: scope, tok: tok, reason: reason, status: http.StatusUnauthorized})
 			}
 			WriteError(w, r, s.logger, err)
 			return
 		}
 		if !p.Has(scope) {
-			s.security.deny(r, route, scope, tok, events.DenyMissingScope, &p)
+			s.security.deny(r, denial{route: route, scope: scope, tok: tok, reason: events.DenyMissingScope, status: http.StatusForbidden, p: &p})
 			WriteError(w, r, s.logger, &fault.Error{Kind: fault.Forbidden, Code: "missing_scope",
 				Message: "token lacks scope " + scope, Details: map[string]any{"scope": scope}})
 			return
 		}
 		s.security.use(r, route, tok, p)
+		if a := auditOf(r); a != nil {
+			a.scope, a.tok, a.p = scope, tok, &p
+		}
 		h.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 	})
 }
@@ -196,7 +199,9 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
-		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, auditKey{}, &requestAudit{s: s, route: route})
+		h.ServeHTTP(sw, r.WithContext(ctx))
 	})
 }
 

@@ -9,14 +9,24 @@ import (
 )
 
 // Register subscribes the service to incident events (FB_EVT,
-// fb.evt.incident.>) and to failed notifications (fb.evt.notification.failed),
-// each on its durable consumer.
+// fb.evt.incident.>), to overdue action items whose owner is to be paged
+// (fb.evt.action_item.page_due) and to failed notifications
+// (fb.evt.notification.failed), each on its durable consumer.
 func (s *Service) Register(r *bus.Router) error {
 	err := r.Handle(bus.ConsumerConfig{
 		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.opts.AckWait,
 		FilterSubjects: []string{events.SubjectEvtPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleIncidentEvent(ctx, env))
+	})
+	if err != nil {
+		return err
+	}
+	err = r.Handle(bus.ConsumerConfig{
+		Name: ConsumerActionItems, Stream: bus.StreamEvt, AckWait: s.opts.AckWait,
+		FilterSubjects: []string{events.SubjectFor(events.TypeActionItemPageDue)},
+	}, func(ctx context.Context, env events.Envelope) error {
+		return busError(s.HandleActionItemPageDue(ctx, env))
 	})
 	if err != nil {
 		return err

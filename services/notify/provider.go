@@ -47,7 +47,26 @@ func (m Message) Subject() string {
 	if m.Notice != nil {
 		return oneLine(m.Notice.Subject)
 	}
+	if a := m.Page.ActionItem; a != nil {
+		return fmt.Sprintf("Overdue action item of INC-%d: %s", m.Page.Number, oneLine(a.Title))
+	}
 	return fmt.Sprintf("[%s] INC-%d %s", m.Page.Severity, m.Page.Number, oneLine(m.Page.Title))
+}
+
+// actionItemLines describe the overdue action item of a page: which item,
+// of which incident, how overdue, and its tracker.
+func actionItemLines(p events.PageRequested) []string {
+	a := p.ActionItem
+	lines := []string{
+		"Action item: " + oneLine(a.Title) + " (" + a.ID + ")",
+		fmt.Sprintf("Incident: INC-%d %s", p.Number, oneLine(p.Title)),
+		fmt.Sprintf("Owner: %s", a.Owner),
+		fmt.Sprintf("Due: %s, overdue by %s", a.Due, a.Overdue()),
+	}
+	if a.TrackerURL != "" {
+		lines = append(lines, "Tracker: "+a.TrackerURL)
+	}
+	return lines
 }
 
 // oneLine replaces control characters (line breaks in an alert's title)
@@ -74,6 +93,13 @@ func (m Message) Body() string {
 		return s
 	}
 	p := m.Page
+	if p.ActionItem != nil {
+		s := "You own a post-mortem action item that is past its due date.\n" + strings.Join(actionItemLines(p), "\n") + "\n"
+		if m.URL != "" {
+			s += "Incident link: " + m.URL + "\n"
+		}
+		return s
+	}
 	s := fmt.Sprintf("INC-%d %s\nSeverity: %s\nService: %s\nEscalation: policy %s, level %d\n",
 		p.Number, oneLine(p.Title), p.Severity, p.Service, p.Policy, p.Level)
 	if m.URL != "" {

@@ -75,6 +75,16 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 
 func slackBlocks(m Message, text string) []slack.Block {
 	p := m.Page
+	if a := p.ActionItem; a != nil {
+		body := fmt.Sprintf("*%s*\n*Incident:* INC-%d %s\n*Due:* %s, overdue by %s", text, p.Number, p.Title, a.Due, a.Overdue())
+		if a.TrackerURL != "" {
+			body += "\n<" + a.TrackerURL + "|Open in tracker>"
+		}
+		if m.URL != "" {
+			body += "\n<" + m.URL + "|Open incident>"
+		}
+		return []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil)}
+	}
 	body := fmt.Sprintf("*%s*\n*Severity:* %s   *Service:* %s\n*Escalation:* %s, level %d",
 		text, p.Severity, p.Service, p.Policy, p.Level)
 	if m.URL != "" {

@@ -58,6 +58,28 @@ const ContentTypeAdaptiveCard = "application/vnd.microsoft.card.adaptive"
 // TeamsCard renders a page as the message Teams is sent.
 func TeamsCard(m Message) TeamsMessage {
 	p := m.Page
+	if a := p.ActionItem; a != nil {
+		card := AdaptiveCard{
+			Schema: "http://adaptivecards.io/schemas/adaptive-card.json", Type: "AdaptiveCard", Version: "1.4",
+			Body: []map[string]any{
+				{"type": "TextBlock", "text": m.Subject(), "size": "Large", "weight": "Bolder", "wrap": true},
+				{"type": "TextBlock", "text": "You own this post-mortem action item; it is past its due date.", "wrap": true, "isSubtle": true},
+				{"type": "FactSet", "facts": []map[string]any{
+					{"title": "Incident", "value": fmt.Sprintf("INC-%d: %s", p.Number, p.Title)},
+					{"title": "Due", "value": a.Due},
+					{"title": "Overdue by", "value": a.Overdue()},
+					{"title": "Owner", "value": a.Owner},
+				}},
+			},
+		}
+		if a.TrackerURL != "" {
+			card.Actions = append(card.Actions, map[string]any{"type": "Action.OpenUrl", "title": "Open in tracker", "url": a.TrackerURL})
+		}
+		if m.URL != "" {
+			card.Actions = append(card.Actions, map[string]any{"type": "Action.OpenUrl", "title": "Open incident", "url": m.URL})
+		}
+		return TeamsMessage{Type: "message", Attachments: []TeamsAttachment{{ContentType: ContentTypeAdaptiveCard, Content: card}}}
+	}
 	facts := []map[string]any{
 		{"title": "Severity", "value": p.Severity},
 		{"title": "Service", "value": p.Service},

@@ -16,9 +16,13 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/timer"
 )
 
-// TimerOverdue is the kind of the durable timer that reports an action
-// item overdue; its key is the item's id.
-const TimerOverdue = "postmortem.action_item_overdue"
+// Timer kinds of the service; their key is the action item's id.
+const (
+	// TimerOverdue reports an action item overdue.
+	TimerOverdue = "postmortem.action_item_overdue"
+	// TimerPage pages the owner of an overdue action item.
+	TimerPage = "postmortem.action_item_page"
+)
 
 const dateLayout = "2006-01-02"
 
@@ -122,7 +126,7 @@ func (s *Service) UpdateActionItem(ctx context.Context, id string, in ActionItem
 			return err
 		}
 		if a.Due != due {
-			a.OverdueAt = nil // a new due date may be missed again
+			a.OverdueAt, a.PagedAt = nil, nil // a new due date may be missed again
 		}
 		a.UpdatedAt = s.now()
 		if err := tx.ActionItemUpdate(ctx, a); err != nil {
@@ -151,23 +155,110 @@ func (s *Service) overdueAt(a ActionItem) (time.Time, bool) {
 	return d.Add(24 * time.Hour).Add(s.cfg.OverdueAfter), true
 }
 
-// scheduleOverdue keeps the item's overdue timer in line with it: pending
-// while it is open, has a due date and was not reported yet.
-func (s *Service) scheduleOverdue(ctx context.Context, tx Tx, a ActionItem) (bool, error) {
-	at, ok := s.overdueAt(a)
-	if !ok {
-		_, err := tx.CancelTimer(ctx, TimerOverdue, a.ID)
-		return false, err
+// pageAt is when an item's owner is paged: PageOverdueAfter past the end
+// of its due day (UTC), unless paging is off or the owner was paged for
+// this due date.
+func (s *Service) pageAt(a ActionItem) (time.Time, bool) {
+	if a.Due == "" || a.Status != ItemOpen || a.PagedAt != nil || s.cfg.PageOverdueAfter <= 0 {
+		return time.Time{}, false
 	}
-	return true, tx.ScheduleTimer(ctx, timer.Timer{Kind: TimerOverdue, Key: a.ID, DueAt: at, CreatedAt: s.now()})
+	d, err := time.Parse(dateLayout, a.Due)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return d.Add(24 * time.Hour).Add(s.cfg.PageOverdueAfter), true
+}
+
+// scheduleOverdue keeps the item's timers in line with it: the overdue
+// timer pending while it is open, has a due date and was not reported
+// yet; the page timer likewise while its owner was not paged. A timer that
+// no longer applies (done, won't do, no due date) is cancelled; a moved
+// due date moves it.
+func (s *Service) scheduleOverdue(ctx context.Context, tx Tx, a ActionItem) (bool, error) {
+	scheduled := false
+	for _, k := range []struct {
+		kind string
+		at   func(ActionItem) (time.Time, bool)
+	}{{TimerOverdue, s.overdueAt}, {TimerPage, s.pageAt}} {
+		at, ok := k.at(a)
+		if !ok {
+			if _, err := tx.CancelTimer(ctx, k.kind, a.ID); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if err := tx.ScheduleTimer(ctx, timer.Timer{Kind: k.kind, Key: a.ID, DueAt: at, CreatedAt: s.now()}); err != nil {
+			return false, err
+		}
+		scheduled = true
+	}
+	return scheduled, nil
 }
 
 // HandleTimer fires a durable timer: an action item that is still open and
-// past due is reported with action_item.overdue (once).
+// past due is reported with action_item.overdue (once), and its owner
+// paged with action_item.page_due (once per due date).
 func (s *Service) HandleTimer(ctx context.Context, t timer.Timer) error {
-	if t.Kind != TimerOverdue {
-		return fmt.Errorf("postmortem: unknown timer kind %q", t.Kind)
+	switch t.Kind {
+	case TimerOverdue:
+		return s.fireOverdue(ctx, t)
+	case TimerPage:
+		return s.firePage(ctx, t)
 	}
+	return fmt.Errorf("postmortem: unknown timer kind %q", t.Kind)
+}
+
+// firePage emits action_item.page_due for an item still open, past its
+// page time and not paged for its due date; the timer is gone with it in
+// one transaction, so a timer fired again (a crash before its ack) finds
+// nothing to do.
+func (s *Service) firePage(ctx context.Context, t timer.Timer) error {
+	emitted := false
+	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
+		a, err := tx.ActionItemGet(ctx, t.Key)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		at, ok := s.pageAt(a)
+		now := s.now()
+		if !ok || now.Before(at) {
+			return nil // done, won't do, paged, or moved since the timer was set
+		}
+		inc, err := tx.IncidentGet(ctx, a.IncidentID)
+		if err != nil {
+			return err
+		}
+		due, _ := time.Parse(dateLayout, a.Due)
+		late := now.Sub(due.Add(24 * time.Hour))
+		ev, err := events.New(events.TypeActionItemPageDue, Name, a.IncidentID, events.System(Name), events.ActionItemPageDue{
+			ActionItemOverdue: events.ActionItemOverdue{ActionItemID: a.ID, IncidentID: a.IncidentID, Number: inc.Number, Title: a.Title,
+				Owner: a.Owner, Due: a.Due, TrackerURL: a.TrackerURL, OverdueDays: int(late / (24 * time.Hour))},
+			OverdueHours: int(late / time.Hour), IncidentTitle: inc.Title, Service: inc.Service, Severity: inc.Severity,
+		}, events.At(now))
+		if err != nil {
+			return err
+		}
+		a.PagedAt = &now
+		if err := tx.ActionItemUpdate(ctx, a); err != nil {
+			return err
+		}
+		emitted = true
+		return tx.Emit(ctx, ev)
+	})
+	if errors.Is(err, timer.ErrGone) {
+		return nil
+	}
+	if err == nil && emitted {
+		s.cfg.Metrics.actionItemPaged()
+		s.cfg.OnCommit()
+	}
+	return err
+}
+
+func (s *Service) fireOverdue(ctx context.Context, t timer.Timer) error {
 	emitted := false
 	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
 		a, err := tx.ActionItemGet(ctx, t.Key)

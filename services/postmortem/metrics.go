@@ -14,7 +14,7 @@ type Metrics struct {
 	ack, contain, mitigate, resolve *prometheus.HistogramVec
 	triggeredTotal, resolvedTotal   *prometheus.CounterVec
 	pages, nightPages               *prometheus.CounterVec
-	published, overdue              prometheus.Counter
+	published, overdue, itemsPaged  prometheus.Counter
 	statusUpdates                   *prometheus.CounterVec
 }
 
@@ -32,6 +32,7 @@ var MetricNames = []string{
 	"firebreak_postmortems_published_total",
 	"firebreak_action_items_overdue_total",
 	"firebreak_status_updates_published_total",
+	"firebreak_action_items_paged_total",
 }
 
 // responseBuckets span 30 s to 3 days.
@@ -59,10 +60,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		overdue:   prometheus.NewCounter(prometheus.CounterOpts{Name: MetricNames[9], Help: "Action items reported overdue."}),
 		statusUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricNames[10],
 			Help: "Status updates published, by audience."}, []string{"audience"}),
+		itemsPaged: prometheus.NewCounter(prometheus.CounterOpts{Name: MetricNames[11],
+			Help: "Overdue action items whose owner was paged (action_item.page_due)."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.ack, m.contain, m.mitigate, m.resolve, m.triggeredTotal, m.resolvedTotal,
-			m.pages, m.nightPages, m.published, m.overdue, m.statusUpdates} {
+			m.pages, m.nightPages, m.published, m.overdue, m.statusUpdates, m.itemsPaged} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register post-mortem metrics: %w", err)
 			}
@@ -128,6 +131,12 @@ func (m *Metrics) postmortemPublished() {
 func (m *Metrics) actionItemOverdue() {
 	if m != nil {
 		m.overdue.Inc()
+	}
+}
+
+func (m *Metrics) actionItemPaged() {
+	if m != nil {
+		m.itemsPaged.Inc()
 	}
 }
 

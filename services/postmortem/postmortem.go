@@ -155,6 +155,8 @@ type ActionItem struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 	// OverdueAt is when action_item.overdue was emitted.
 	OverdueAt *time.Time `json:"overdue_at,omitempty"`
+	// PagedAt is when its owner was paged (action_item.page_due).
+	PagedAt *time.Time `json:"paged_at,omitempty"`
 }
 
 // ActionItemFilter selects action items; zero fields match all.

@@ -42,6 +42,12 @@ type Config struct {
 	// reported with an action_item.overdue event (which escalation or
 	// notify can page on). Default 24h; negative: never.
 	OverdueAfter time.Duration
+	// PageOverdueAfter is how long past its due date (the end of the due
+	// day, UTC) an open action item pages its owner, once per due date:
+	// action_item.page_due, on which the escalation service pages the
+	// owner by their notification rules. 0 or negative: never (the
+	// default; follow-ups are reported, not paged, unless asked for).
+	PageOverdueAfter time.Duration
 	// TimeZone is the zone of people whose own zone the service does not
 	// know (no event carries a user's time zone), for night pages.
 	// Default UTC.

@@ -111,6 +111,9 @@ func summarize(env events.Envelope) string {
 			if d.WindowID != "" {
 				s += ", window " + d.WindowID
 			}
+			if d.ActionItem != "" {
+				s += ", action item " + d.ActionItem
+			}
 			return s
 		}
 	case events.TypeEscalationExhausted:
@@ -129,6 +132,11 @@ func summarize(env events.Envelope) string {
 		var d events.ActionItemOverdue
 		if env.DecodeData(&d) == nil {
 			return fmt.Sprintf("Action item overdue (%s, due %s): %s", d.Owner, d.Due, d.Title)
+		}
+	case events.TypeActionItemPageDue:
+		var d events.ActionItemPageDue
+		if env.DecodeData(&d) == nil {
+			return fmt.Sprintf("Action item owner to be paged (%s, due %s, %d h overdue): %s", d.Owner, d.Due, d.OverdueHours, d.Title)
 		}
 	case events.TypeStatusUpdatePublished:
 		var d events.StatusUpdatePublished
@@ -182,6 +190,9 @@ func page(d events.PageRequested) string {
 		s = "Paged Slack user group " + d.UserGroup
 	default:
 		s = "Page requested"
+	}
+	if a := d.ActionItem; a != nil {
+		return s + fmt.Sprintf(" about action item %q, overdue by %s", a.Title, a.Overdue())
 	}
 	s += fmt.Sprintf(", level %d", d.Level)
 	if d.Policy != "" {
@@ -267,7 +278,7 @@ var knownTypes = []string{
 	events.TypeIncidentContained, events.TypeIncidentMitigated, events.TypeIncidentNoteAdded, events.TypeIncidentSnoozed,
 	events.TypeIncidentAssigned, events.TypeIncidentSeverity, events.TypeIncidentMerged, events.TypeIncidentResponder,
 	events.TypeCommandRejected, events.TypePageRequested, events.TypePageSuppressed, events.TypeEscalationExhausted,
-	events.TypePostmortemCreated, events.TypePostmortemPublished, events.TypeActionItemOverdue, events.TypeStatusUpdatePublished,
+	events.TypePostmortemCreated, events.TypePostmortemPublished, events.TypeActionItemOverdue, events.TypeActionItemPageDue, events.TypeStatusUpdatePublished,
 }
 
 // Known reports whether typ gets a rich summary.

@@ -52,6 +52,9 @@ func (h *handler) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	}
 	if err != nil {
 		h.log.Warn("slack: request refused", "path", r.URL.Path, "code", fault.CodeOf(err))
+		if fault.KindOf(err) == fault.Unauthorized {
+			httpapi.Deny(r, httpapi.Denial{Reason: signatureDenial(err), Status: http.StatusUnauthorized})
+		}
 		httpapi.WriteError(w, r, h.log, err)
 		return nil, false
 	}

@@ -4,10 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/fault"
 )
 
@@ -68,6 +70,19 @@ func Verify(secret []byte, header http.Header, body []byte, now time.Time) error
 		return ErrSignatureMismatch
 	}
 	return nil
+}
+
+// signatureDenial is the auth.denied reason of a refused request's error.
+func signatureDenial(err error) string {
+	switch {
+	case errors.Is(err, ErrSignatureMissing):
+		return events.DenyMissingSignature
+	case errors.Is(err, ErrSignatureExpired):
+		return events.DenyStaleSignature
+	case errors.Is(err, ErrSignatureReplayed):
+		return events.DenyReplayedSignature
+	}
+	return events.DenyInvalidSignature
 }
 
 // parseTimestamp accepts only decimal digits, where strconv would also take

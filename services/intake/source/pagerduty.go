@@ -108,11 +108,15 @@ func (s *Sources) readPD(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 // rate limit, or answers as PagerDuty does.
 func (s *Sources) routingKey(w http.ResponseWriter, r *http.Request, key string) (integration.Integration, bool) {
 	in, err := s.keys.Lookup(r.Context(), key)
+	d := httpapi.Denial{Reason: events.DenyInvalidIntegrationKey, Status: http.StatusBadRequest}
 	if err == nil && in.Type != integration.TypeEventsV2 {
+		d.Reason, d.Integration = events.DenyIntegrationType, in.ID
 		err = integration.ErrUnknownKey
 	}
 	if err != nil {
 		if errors.Is(err, integration.ErrUnknownKey) {
+			// The caller learns nothing of which; the audit log does.
+			httpapi.Deny(r, d)
 			httpapi.WriteJSON(w, http.StatusBadRequest, invalidRoutingKey)
 			return integration.Integration{}, false
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/integration"
 	"github.com/firebreak-dev/firebreak/services/intake"
@@ -24,16 +25,34 @@ func (s *Sources) Routes(srv *httpapi.Server) {
 }
 
 // bearerIntegration resolves the bearer token as an integration key of
-// type typ. Every refusal is integration.ErrUnknownKey (401).
+// type typ. Every refusal is integration.ErrUnknownKey (401), reported as
+// auth.denied with its precise reason.
 func (s *Sources) bearerIntegration(ctx context.Context, r *http.Request, typ string) (integration.Integration, error) {
-	in, err := s.keys.Lookup(ctx, bearer(r))
-	if err != nil {
-		return integration.Integration{}, err
-	}
-	if in.Type != typ {
+	key := bearer(r)
+	in, err := s.keys.Lookup(ctx, key)
+	if err == nil && in.Type != typ {
+		httpapi.Deny(r, httpapi.Denial{Reason: events.DenyIntegrationType, Status: http.StatusUnauthorized, Integration: in.ID})
 		return integration.Integration{}, integration.ErrUnknownKey
 	}
-	return in, nil
+	if errors.Is(err, integration.ErrUnknownKey) {
+		reason := events.DenyInvalidIntegrationKey
+		if key == "" {
+			reason = events.DenyMissingIntegrationKey
+		}
+		httpapi.Deny(r, httpapi.Denial{Reason: reason, Status: http.StatusUnauthorized})
+	}
+	return in, err
+}
+
+// signatureDenial is the auth.denied reason of a Grafana signature error.
+func signatureDenial(err error) string {
+	switch {
+	case errors.Is(err, grafana.ErrNoSignature), errors.Is(err, grafana.ErrNoTimestamp):
+		return events.DenyMissingSignature
+	case errors.Is(err, grafana.ErrStale), errors.Is(err, grafana.ErrFuture):
+		return events.DenyStaleSignature
+	}
+	return events.DenyInvalidSignature
 }
 
 // alertmanager takes an Alertmanager webhook notification. Alertmanager
@@ -78,19 +97,29 @@ func (s *Sources) grafana(w http.ResponseWriter, r *http.Request) {
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
 	}
+	// An unknown integration is reported as such, whatever the signature:
+	// nothing could have signed for it.
+	refuse := func(err error) {
+		d := httpapi.Denial{Reason: signatureDenial(err), Status: http.StatusUnauthorized}
+		if !known {
+			d.Reason, d.Integration = events.DenyUnknownIntegration, r.PathValue("integration_id")
+		}
+		httpapi.Deny(r, d)
+		httpapi.WriteError(w, r, s.log, err)
+	}
 	ts := r.Header.Get(s.cfg.TimestampHeader)
 	if s.cfg.RequireTimestamp {
 		if err := grafana.RequireTimestamp(ts); err != nil {
-			httpapi.WriteError(w, r, s.log, err)
+			refuse(err)
 			return
 		}
 	}
 	if err := grafana.Verify(secret, body, r.Header.Get(grafana.SignatureHeader), ts, s.svc.Now(), s.cfg.SignatureWindow); err != nil {
-		httpapi.WriteError(w, r, s.log, err)
+		refuse(err)
 		return
 	}
 	if !known {
-		httpapi.WriteError(w, r, s.log, grafana.ErrBadSignature)
+		refuse(grafana.ErrBadSignature)
 		return
 	}
 	n, err := grafana.Decode(body)

@@ -241,11 +241,24 @@ func testActionItems(t *testing.T, s postmortem.Store) {
 		}
 	}
 	a := items[0]
-	a.Status, a.TrackerURL, a.OverdueAt = postmortem.ItemDone, "https://t.example/1", ptr(T0)
+	a.Status, a.TrackerURL, a.OverdueAt, a.PagedAt = postmortem.ItemDone, "https://t.example/1", ptr(T0), ptr(T0.Add(time.Hour))
 	inTx(t, s, func(tx postmortem.Tx) error { return tx.ActionItemUpdate(ctx, a) })
 	got, err := s.ActionItemGet(ctx, "a1")
-	if err != nil || got.Status != postmortem.ItemDone || got.TrackerURL != "https://t.example/1" || got.OverdueAt == nil || !got.OverdueAt.Equal(T0) {
+	if err != nil || got.Status != postmortem.ItemDone || got.TrackerURL != "https://t.example/1" || got.OverdueAt == nil || !got.OverdueAt.Equal(T0) ||
+		got.PagedAt == nil || !got.PagedAt.Equal(T0.Add(time.Hour)) {
 		t.Fatalf("updated %+v %v", got, err)
+	}
+	// A paged item inserted as such keeps it; clearing it clears it.
+	b := items[1]
+	b.ID, b.PagedAt = "a5", ptr(T0)
+	inTx(t, s, func(tx postmortem.Tx) error { return tx.ActionItemInsert(ctx, b) })
+	if got, err := s.ActionItemGet(ctx, "a5"); err != nil || got.PagedAt == nil || !got.PagedAt.Equal(T0) {
+		t.Fatalf("inserted paged %+v %v", got, err)
+	}
+	b.PagedAt = nil
+	inTx(t, s, func(tx postmortem.Tx) error { return tx.ActionItemUpdate(ctx, b) })
+	if got, err := s.ActionItemGet(ctx, "a5"); err != nil || got.PagedAt != nil {
+		t.Fatalf("cleared paged %+v %v", got, err)
 	}
 	if _, err := s.ActionItemGet(ctx, "a9"); !errors.Is(err, postmortem.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)

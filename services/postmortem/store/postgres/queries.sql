@@ -95,14 +95,15 @@ VALUES (sqlc.arg(postmortem_id), sqlc.arg(revision), sqlc.arg(state), sqlc.arg(t
 SELECT * FROM pm_revisions WHERE postmortem_id = sqlc.arg(postmortem_id) ORDER BY revision;
 
 -- name: ActionItemInsert :exec
-INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at)
+INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at)
 VALUES (sqlc.arg(id), sqlc.arg(incident_id), sqlc.arg(title), sqlc.arg(owner), sqlc.arg(due), sqlc.arg(status),
-        sqlc.arg(tracker_url), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(overdue_at));
+        sqlc.arg(tracker_url), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(overdue_at), sqlc.narg(paged_at));
 
 -- name: ActionItemUpdate :exec
 UPDATE pm_action_items
 SET title = sqlc.arg(title), owner = sqlc.arg(owner), due = sqlc.arg(due), status = sqlc.arg(status),
-    tracker_url = sqlc.arg(tracker_url), updated_at = sqlc.arg(updated_at), overdue_at = sqlc.narg(overdue_at)
+    tracker_url = sqlc.arg(tracker_url), updated_at = sqlc.arg(updated_at), overdue_at = sqlc.narg(overdue_at),
+    paged_at = sqlc.narg(paged_at)
 WHERE id = sqlc.arg(id);
 
 -- name: ActionItemGet :one

@@ -221,7 +221,7 @@ func (t *Tx) RevisionAdd(ctx context.Context, r postmortem.Revision) error {
 func (t *Tx) ActionItemInsert(ctx context.Context, a postmortem.ActionItem) error {
 	return t.q.ActionItemInsert(ctx, gen.ActionItemInsertParams{
 		ID: a.ID, IncidentID: a.IncidentID, Title: a.Title, Owner: a.Owner, Due: a.Due, Status: a.Status, TrackerUrl: a.TrackerURL,
-		CreatedAt: db.FormatTime(a.CreatedAt), UpdatedAt: db.FormatTime(a.UpdatedAt), OverdueAt: nullTime(a.OverdueAt),
+		CreatedAt: db.FormatTime(a.CreatedAt), UpdatedAt: db.FormatTime(a.UpdatedAt), OverdueAt: nullTime(a.OverdueAt), PagedAt: nullTime(a.PagedAt),
 	})
 }
 
@@ -229,7 +229,7 @@ func (t *Tx) ActionItemInsert(ctx context.Context, a postmortem.ActionItem) erro
 func (t *Tx) ActionItemUpdate(ctx context.Context, a postmortem.ActionItem) error {
 	return t.q.ActionItemUpdate(ctx, gen.ActionItemUpdateParams{
 		ID: a.ID, Title: a.Title, Owner: a.Owner, Due: a.Due, Status: a.Status, TrackerUrl: a.TrackerURL,
-		UpdatedAt: db.FormatTime(a.UpdatedAt), OverdueAt: nullTime(a.OverdueAt),
+		UpdatedAt: db.FormatTime(a.UpdatedAt), OverdueAt: nullTime(a.OverdueAt), PagedAt: nullTime(a.PagedAt),
 	})
 }
 
@@ -512,7 +512,7 @@ func fromActionItem(r gen.PmActionItem) (postmortem.ActionItem, error) {
 	var p times
 	a := postmortem.ActionItem{
 		ID: r.ID, IncidentID: r.IncidentID, Title: r.Title, Owner: r.Owner, Due: r.Due, Status: r.Status, TrackerURL: r.TrackerUrl,
-		CreatedAt: p.at(r.CreatedAt), UpdatedAt: p.at(r.UpdatedAt), OverdueAt: p.opt(r.OverdueAt),
+		CreatedAt: p.at(r.CreatedAt), UpdatedAt: p.at(r.UpdatedAt), OverdueAt: p.opt(r.OverdueAt), PagedAt: p.opt(r.PagedAt),
 	}
 	return a, p.err
 }

@@ -19,6 +19,7 @@ type PmActionItem struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	OverdueAt  *time.Time
+	PagedAt    *time.Time
 }
 
 type PmIncident struct {

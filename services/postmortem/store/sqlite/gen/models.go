@@ -19,6 +19,7 @@ type PmActionItem struct {
 	CreatedAt  string
 	UpdatedAt  string
 	OverdueAt  sql.NullString
+	PagedAt    sql.NullString
 }
 
 type PmIncident struct {

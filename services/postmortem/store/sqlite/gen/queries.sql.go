@@ -11,7 +11,7 @@ import (
 )
 
 const actionItemGet = `-- name: ActionItemGet :one
-SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at FROM pm_action_items WHERE id = ?1
+SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items WHERE id = ?1
 `
 
 func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, error) {
@@ -28,14 +28,15 @@ func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.OverdueAt,
+		&i.PagedAt,
 	)
 	return i, err
 }
 
 const actionItemInsert = `-- name: ActionItemInsert :exec
-INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at)
+INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-        ?7, ?8, ?9, ?10)
+        ?7, ?8, ?9, ?10, ?11)
 `
 
 type ActionItemInsertParams struct {
@@ -49,6 +50,7 @@ type ActionItemInsertParams struct {
 	CreatedAt  string
 	UpdatedAt  string
 	OverdueAt  sql.NullString
+	PagedAt    sql.NullString
 }
 
 func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertParams) error {
@@ -63,12 +65,13 @@ func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertPara
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.OverdueAt,
+		arg.PagedAt,
 	)
 	return err
 }
 
 const actionItemList = `-- name: ActionItemList :many
-SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at FROM pm_action_items
+SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items
 WHERE (CAST(?1 AS TEXT) = '' OR incident_id = ?1)
   AND (CAST(?2 AS TEXT) = '' OR status = ?2)
   AND (CAST(?3 AS TEXT) = '' OR (due <> '' AND due < ?3))
@@ -103,6 +106,7 @@ func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.OverdueAt,
+			&i.PagedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -120,8 +124,9 @@ func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) 
 const actionItemUpdate = `-- name: ActionItemUpdate :exec
 UPDATE pm_action_items
 SET title = ?1, owner = ?2, due = ?3, status = ?4,
-    tracker_url = ?5, updated_at = ?6, overdue_at = ?7
-WHERE id = ?8
+    tracker_url = ?5, updated_at = ?6, overdue_at = ?7,
+    paged_at = ?8
+WHERE id = ?9
 `
 
 type ActionItemUpdateParams struct {
@@ -132,6 +137,7 @@ type ActionItemUpdateParams struct {
 	TrackerUrl string
 	UpdatedAt  string
 	OverdueAt  sql.NullString
+	PagedAt    sql.NullString
 	ID         string
 }
 
@@ -144,6 +150,7 @@ func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdatePara
 		arg.TrackerUrl,
 		arg.UpdatedAt,
 		arg.OverdueAt,
+		arg.PagedAt,
 		arg.ID,
 	)
 	return err
