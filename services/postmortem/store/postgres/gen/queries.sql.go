@@ -8,14 +8,16 @@ package gen
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const actionItemGet = `-- name: ActionItemGet :one
+const ActionItemGet = `-- name: ActionItemGet :one
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at FROM pm_action_items WHERE id = $1
 `
 
 func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, error) {
-	row := q.db.QueryRow(ctx, actionItemGet, id)
+	row := q.db.QueryRow(ctx, ActionItemGet, id)
 	var i PmActionItem
 	err := row.Scan(
 		&i.ID,
@@ -32,7 +34,7 @@ func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, e
 	return i, err
 }
 
-const actionItemInsert = `-- name: ActionItemInsert :exec
+const ActionItemInsert = `-- name: ActionItemInsert :exec
 INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10)
@@ -52,7 +54,7 @@ type ActionItemInsertParams struct {
 }
 
 func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertParams) error {
-	_, err := q.db.Exec(ctx, actionItemInsert,
+	_, err := q.db.Exec(ctx, ActionItemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Title,
@@ -67,7 +69,7 @@ func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertPara
 	return err
 }
 
-const actionItemList = `-- name: ActionItemList :many
+const ActionItemList = `-- name: ActionItemList :many
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at FROM pm_action_items
 WHERE ($1::text = '' OR incident_id = $1)
   AND ($2::text = '' OR status = $2)
@@ -84,7 +86,7 @@ type ActionItemListParams struct {
 // An empty incident_id, status or due_before matches every item; a
 // due_before keeps the items due before it.
 func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) ([]PmActionItem, error) {
-	rows, err := q.db.Query(ctx, actionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
+	rows, err := q.db.Query(ctx, ActionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +116,7 @@ func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) 
 	return items, nil
 }
 
-const actionItemUpdate = `-- name: ActionItemUpdate :exec
+const ActionItemUpdate = `-- name: ActionItemUpdate :exec
 UPDATE pm_action_items
 SET title = $1, owner = $2, due = $3, status = $4,
     tracker_url = $5, updated_at = $6, overdue_at = $7
@@ -133,7 +135,7 @@ type ActionItemUpdateParams struct {
 }
 
 func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdateParams) error {
-	_, err := q.db.Exec(ctx, actionItemUpdate,
+	_, err := q.db.Exec(ctx, ActionItemUpdate,
 		arg.Title,
 		arg.Owner,
 		arg.Due,
@@ -146,7 +148,7 @@ func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdatePara
 	return err
 }
 
-const entryAttachAlerts = `-- name: EntryAttachAlerts :execrows
+const EntryAttachAlerts = `-- name: EntryAttachAlerts :execrows
 UPDATE pm_timeline SET incident_id = $1
 WHERE incident_id = '' AND alert_service = $2 AND alert_key = $3
   AND at >= $4
@@ -160,7 +162,7 @@ type EntryAttachAlertsParams struct {
 }
 
 func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, entryAttachAlerts,
+	result, err := q.db.Exec(ctx, EntryAttachAlerts,
 		arg.IncidentID,
 		arg.AlertService,
 		arg.AlertKey,
@@ -172,10 +174,11 @@ func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsPa
 	return result.RowsAffected(), nil
 }
 
-const entryInsert = `-- name: EntryInsert :execrows
-INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key)
+const EntryInsert = `-- name: EntryInsert :execrows
+INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key, entry_json)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11, $12)
+        $7, $8, $9, $10, $11, $12,
+        $13)
 ON CONFLICT DO NOTHING
 `
 
@@ -192,10 +195,11 @@ type EntryInsertParams struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    pgtype.Text
 }
 
 func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64, error) {
-	result, err := q.db.Exec(ctx, entryInsert,
+	result, err := q.db.Exec(ctx, EntryInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.At,
@@ -208,6 +212,7 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 		arg.Details,
 		arg.AlertService,
 		arg.AlertKey,
+		arg.EntryJson,
 	)
 	if err != nil {
 		return 0, err
@@ -215,7 +220,37 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 	return result.RowsAffected(), nil
 }
 
-const entryListByIncident = `-- name: EntryListByIncident :many
+const EntryJSONByIncident = `-- name: EntryJSONByIncident :many
+SELECT entry_json
+FROM pm_timeline
+WHERE incident_id = $1
+ORDER BY at, event_id
+`
+
+// The default JSON timeline: each entry's rendered JSON in timeline order
+// (NULL for an entry not rendered yet). The adapter runs this text itself,
+// reading each value without copying it.
+func (q *Queries) EntryJSONByIncident(ctx context.Context, incidentID string) ([]pgtype.Text, error) {
+	rows, err := q.db.Query(ctx, EntryJSONByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []pgtype.Text
+	for rows.Next() {
+		var entry_json pgtype.Text
+		if err := rows.Scan(&entry_json); err != nil {
+			return nil, err
+		}
+		items = append(items, entry_json)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntryListByIncident = `-- name: EntryListByIncident :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details
 FROM pm_timeline
 WHERE incident_id = $1
@@ -236,7 +271,7 @@ type EntryListByIncidentRow struct {
 }
 
 func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([]EntryListByIncidentRow, error) {
-	rows, err := q.db.Query(ctx, entryListByIncident, incidentID)
+	rows, err := q.db.Query(ctx, EntryListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +301,7 @@ func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([
 	return items, nil
 }
 
-const entryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
+const EntryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
 FROM pm_timeline
 WHERE incident_id = $1
@@ -287,7 +322,7 @@ type EntryListByIncidentBriefRow struct {
 
 // The timeline without each entry's event data (the default answer).
 func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID string) ([]EntryListByIncidentBriefRow, error) {
-	rows, err := q.db.Query(ctx, entryListByIncidentBrief, incidentID)
+	rows, err := q.db.Query(ctx, EntryListByIncidentBrief, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +351,72 @@ func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID strin
 	return items, nil
 }
 
-const incidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
+const EntryListUnrendered = `-- name: EntryListUnrendered :many
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = $1 AND entry_json IS NULL
+`
+
+type EntryListUnrenderedRow struct {
+	EventID      string
+	IncidentID   string
+	At           time.Time
+	Type         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	Summary      string
+}
+
+// An incident's entries whose JSON is not rendered yet.
+func (q *Queries) EntryListUnrendered(ctx context.Context, incidentID string) ([]EntryListUnrenderedRow, error) {
+	rows, err := q.db.Query(ctx, EntryListUnrendered, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EntryListUnrenderedRow
+	for rows.Next() {
+		var i EntryListUnrenderedRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.IncidentID,
+			&i.At,
+			&i.Type,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.Summary,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntrySetJSON = `-- name: EntrySetJSON :exec
+UPDATE pm_timeline SET entry_json = $1
+WHERE event_id = $2 AND incident_id = $3
+`
+
+type EntrySetJSONParams struct {
+	EntryJson  pgtype.Text
+	EventID    string
+	IncidentID string
+}
+
+func (q *Queries) EntrySetJSON(ctx context.Context, arg EntrySetJSONParams) error {
+	_, err := q.db.Exec(ctx, EntrySetJSON, arg.EntryJson, arg.EventID, arg.IncidentID)
+	return err
+}
+
+const IncidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
 UPDATE pm_incidents SET alert_count = alert_count + $1 WHERE id = $2
 `
 
@@ -328,11 +428,11 @@ type IncidentAlertsAddParams struct {
 // Only the alerts consumer counts alerts, and atomically, so it never
 // overwrites the events consumer's changes (nor they its count).
 func (q *Queries) IncidentAlertsAdd(ctx context.Context, arg IncidentAlertsAddParams) error {
-	_, err := q.db.Exec(ctx, incidentAlertsAdd, arg.N, arg.ID)
+	_, err := q.db.Exec(ctx, IncidentAlertsAdd, arg.N, arg.ID)
 	return err
 }
 
-const incidentAtKey = `-- name: IncidentAtKey :one
+const IncidentAtKey = `-- name: IncidentAtKey :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE service = $1 AND dedup_key = $2
   AND triggered_at <= $3
@@ -352,7 +452,7 @@ type IncidentAtKeyParams struct {
 // minute after it (the alert that opens an incident is received just
 // before) and not resolved before it.
 func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentAtKey,
+	row := q.db.QueryRow(ctx, IncidentAtKey,
 		arg.Service,
 		arg.DedupKey,
 		arg.OpenedBefore,
@@ -377,12 +477,12 @@ func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (P
 	return i, err
 }
 
-const incidentGet = `-- name: IncidentGet :one
+const IncidentGet = `-- name: IncidentGet :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE id = $1
 `
 
 func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentGet, id)
+	row := q.db.QueryRow(ctx, IncidentGet, id)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -402,12 +502,12 @@ func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error
 	return i, err
 }
 
-const incidentGetByNumber = `-- name: IncidentGetByNumber :one
+const IncidentGetByNumber = `-- name: IncidentGetByNumber :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE number = $1
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentGetByNumber, number)
+	row := q.db.QueryRow(ctx, IncidentGetByNumber, number)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -427,7 +527,7 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmInci
 	return i, err
 }
 
-const incidentInsert = `-- name: IncidentInsert :execrows
+const IncidentInsert = `-- name: IncidentInsert :execrows
 INSERT INTO pm_incidents (id, number, title, service, severity, dedup_key, status, triggered_at, alert_count)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
@@ -446,7 +546,7 @@ type IncidentInsertParams struct {
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) (int64, error) {
-	result, err := q.db.Exec(ctx, incidentInsert,
+	result, err := q.db.Exec(ctx, IncidentInsert,
 		arg.ID,
 		arg.Number,
 		arg.Title,
@@ -463,7 +563,7 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 	return result.RowsAffected(), nil
 }
 
-const incidentListTriggered = `-- name: IncidentListTriggered :many
+const IncidentListTriggered = `-- name: IncidentListTriggered :many
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE triggered_at >= $1 AND triggered_at < $2
 ORDER BY triggered_at, id
@@ -475,7 +575,7 @@ type IncidentListTriggeredParams struct {
 }
 
 func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTriggeredParams) ([]PmIncident, error) {
-	rows, err := q.db.Query(ctx, incidentListTriggered, arg.Since, arg.Until)
+	rows, err := q.db.Query(ctx, IncidentListTriggered, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -508,7 +608,7 @@ func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTri
 	return items, nil
 }
 
-const incidentUpdate = `-- name: IncidentUpdate :exec
+const IncidentUpdate = `-- name: IncidentUpdate :exec
 UPDATE pm_incidents
 SET title = $1, severity = $2, status = $3,
     acknowledged_at = $4, contained_at = $5,
@@ -528,7 +628,7 @@ type IncidentUpdateParams struct {
 }
 
 func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) error {
-	_, err := q.db.Exec(ctx, incidentUpdate,
+	_, err := q.db.Exec(ctx, IncidentUpdate,
 		arg.Title,
 		arg.Severity,
 		arg.Status,
@@ -541,7 +641,7 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 	return err
 }
 
-const pageInsert = `-- name: PageInsert :exec
+const PageInsert = `-- name: PageInsert :exec
 INSERT INTO pm_pages (event_id, incident_id, user_id, service, severity, at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
@@ -557,7 +657,7 @@ type PageInsertParams struct {
 }
 
 func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
-	_, err := q.db.Exec(ctx, pageInsert,
+	_, err := q.db.Exec(ctx, PageInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.UserID,
@@ -568,7 +668,7 @@ func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
 	return err
 }
 
-const pageListSince = `-- name: PageListSince :many
+const PageListSince = `-- name: PageListSince :many
 SELECT event_id, incident_id, user_id, service, severity, at FROM pm_pages WHERE at >= $1 AND at < $2 ORDER BY at, event_id
 `
 
@@ -578,7 +678,7 @@ type PageListSinceParams struct {
 }
 
 func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([]PmPage, error) {
-	rows, err := q.db.Query(ctx, pageListSince, arg.Since, arg.Until)
+	rows, err := q.db.Query(ctx, PageListSince, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -604,12 +704,12 @@ func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([
 	return items, nil
 }
 
-const postmortemGet = `-- name: PostmortemGet :one
+const PostmortemGet = `-- name: PostmortemGet :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE id = $1
 `
 
 func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, error) {
-	row := q.db.QueryRow(ctx, postmortemGet, id)
+	row := q.db.QueryRow(ctx, PostmortemGet, id)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -626,12 +726,12 @@ func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, e
 	return i, err
 }
 
-const postmortemGetByIncident = `-- name: PostmortemGetByIncident :one
+const PostmortemGetByIncident = `-- name: PostmortemGetByIncident :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE incident_id = $1
 `
 
 func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string) (PmPostmortem, error) {
-	row := q.db.QueryRow(ctx, postmortemGetByIncident, incidentID)
+	row := q.db.QueryRow(ctx, PostmortemGetByIncident, incidentID)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -648,7 +748,7 @@ func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string
 	return i, err
 }
 
-const postmortemInsert = `-- name: PostmortemInsert :exec
+const PostmortemInsert = `-- name: PostmortemInsert :exec
 INSERT INTO pm_postmortems (id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10)
@@ -668,7 +768,7 @@ type PostmortemInsertParams struct {
 }
 
 func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertParams) error {
-	_, err := q.db.Exec(ctx, postmortemInsert,
+	_, err := q.db.Exec(ctx, PostmortemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.State,
@@ -683,7 +783,7 @@ func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertPara
 	return err
 }
 
-const postmortemUpdate = `-- name: PostmortemUpdate :execrows
+const PostmortemUpdate = `-- name: PostmortemUpdate :execrows
 UPDATE pm_postmortems
 SET state = $1, revision = $2, title = $3, sections = $4,
     updated_at = $5, published_at = $6
@@ -703,7 +803,7 @@ type PostmortemUpdateParams struct {
 
 // Only an edit based on the current revision applies.
 func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdateParams) (int64, error) {
-	result, err := q.db.Exec(ctx, postmortemUpdate,
+	result, err := q.db.Exec(ctx, PostmortemUpdate,
 		arg.State,
 		arg.Revision,
 		arg.Title,
@@ -719,7 +819,7 @@ func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdatePara
 	return result.RowsAffected(), nil
 }
 
-const revisionInsert = `-- name: RevisionInsert :exec
+const RevisionInsert = `-- name: RevisionInsert :exec
 INSERT INTO pm_revisions (postmortem_id, revision, state, title, sections, author, at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 `
@@ -735,7 +835,7 @@ type RevisionInsertParams struct {
 }
 
 func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) error {
-	_, err := q.db.Exec(ctx, revisionInsert,
+	_, err := q.db.Exec(ctx, RevisionInsert,
 		arg.PostmortemID,
 		arg.Revision,
 		arg.State,
@@ -747,12 +847,12 @@ func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) 
 	return err
 }
 
-const revisionList = `-- name: RevisionList :many
+const RevisionList = `-- name: RevisionList :many
 SELECT postmortem_id, revision, state, title, sections, author, at FROM pm_revisions WHERE postmortem_id = $1 ORDER BY revision
 `
 
 func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRevision, error) {
-	rows, err := q.db.Query(ctx, revisionList, postmortemID)
+	rows, err := q.db.Query(ctx, RevisionList, postmortemID)
 	if err != nil {
 		return nil, err
 	}
@@ -779,7 +879,7 @@ func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRe
 	return items, nil
 }
 
-const statusUpdateFeed = `-- name: StatusUpdateFeed :many
+const StatusUpdateFeed = `-- name: StatusUpdateFeed :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates
 WHERE state = 'published' AND audience = 'external'
 ORDER BY published_at DESC, id DESC
@@ -787,7 +887,7 @@ LIMIT $1
 `
 
 func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int32) ([]PmStatusUpdate, error) {
-	rows, err := q.db.Query(ctx, statusUpdateFeed, lim)
+	rows, err := q.db.Query(ctx, StatusUpdateFeed, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -819,12 +919,12 @@ func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int32) ([]PmStatusUp
 	return items, nil
 }
 
-const statusUpdateGet = `-- name: StatusUpdateGet :one
+const StatusUpdateGet = `-- name: StatusUpdateGet :one
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE id = $1
 `
 
 func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdate, error) {
-	row := q.db.QueryRow(ctx, statusUpdateGet, id)
+	row := q.db.QueryRow(ctx, StatusUpdateGet, id)
 	var i PmStatusUpdate
 	err := row.Scan(
 		&i.ID,
@@ -843,7 +943,7 @@ func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdat
 	return i, err
 }
 
-const statusUpdateInsert = `-- name: StatusUpdateInsert :exec
+const StatusUpdateInsert = `-- name: StatusUpdateInsert :exec
 INSERT INTO pm_status_updates (id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12)
@@ -865,7 +965,7 @@ type StatusUpdateInsertParams struct {
 }
 
 func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsertParams) error {
-	_, err := q.db.Exec(ctx, statusUpdateInsert,
+	_, err := q.db.Exec(ctx, StatusUpdateInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Audience,
@@ -882,12 +982,12 @@ func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsert
 	return err
 }
 
-const statusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
+const StatusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE incident_id = $1 ORDER BY created_at, id
 `
 
 func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID string) ([]PmStatusUpdate, error) {
-	rows, err := q.db.Query(ctx, statusUpdateListByIncident, incidentID)
+	rows, err := q.db.Query(ctx, StatusUpdateListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -919,7 +1019,7 @@ func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID str
 	return items, nil
 }
 
-const statusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
+const StatusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
 UPDATE pm_status_updates
 SET state = $1, approved_by = $2, approved_at = $3, published_at = $4
 WHERE id = $5 AND state = $6
@@ -936,7 +1036,7 @@ type StatusUpdateUpdateParams struct {
 
 // Only a change from the state the caller read applies.
 func (q *Queries) StatusUpdateUpdate(ctx context.Context, arg StatusUpdateUpdateParams) (int64, error) {
-	result, err := q.db.Exec(ctx, statusUpdateUpdate,
+	result, err := q.db.Exec(ctx, StatusUpdateUpdate,
 		arg.State,
 		arg.ApprovedBy,
 		arg.ApprovedAt,

@@ -97,4 +97,5 @@ type PmTimeline struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    sql.NullString
 }
