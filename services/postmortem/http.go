@@ -172,6 +172,20 @@ func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if format == "json" && !details {
+		// A client that has this answer already is told so without
+		// reading the entries.
+		if inm := r.Header.Get("If-None-Match"); inm != "" {
+			tag, err := h.svc.TimelineETag(r.Context(), r.PathValue("ref"), loc)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if etagMatches(inm, tag) {
+				w.Header().Set("ETag", tag)
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
 		// The default answer is assembled from each entry's JSON, rendered
 		// when it was projected.
 		a, err := h.svc.TimelineJSON(r.Context(), r.PathValue("ref"), loc)
@@ -181,6 +195,7 @@ func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
 		}
 		defer a.Close()
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", a.ETag)
 		w.Header().Set("Content-Length", strconv.Itoa(a.Len()))
 		w.WriteHeader(http.StatusOK)
 		_, _ = a.WriteTo(w)

@@ -92,6 +92,12 @@ func testTimelineJSON(t *testing.T, s postmortem.Store) {
 		return err
 	})
 	CheckTimelineJSON(t, svc, "INC-1")
+	if n, err := s.TimelineLen(ctx, "i-1"); err != nil || n != int64(len(es)) {
+		t.Fatalf("timeline length %d %v, want %d", n, err, len(es))
+	}
+	if n, err := s.TimelineLen(ctx, "i-9"); err != nil || n != 0 {
+		t.Fatalf("unknown incident's timeline length %d %v", n, err)
+	}
 	// In a transaction, as in the store.
 	inTx(t, s, func(tx postmortem.Tx) error {
 		out, n, err := tx.TimelineJSON(ctx, "i-1", []byte("["), func(dst, e []byte) ([]byte, error) { return append(append(dst, e...), ','), nil })

@@ -384,6 +384,15 @@ func (r reader) TimelineJSON(ctx context.Context, incidentID string, dst []byte,
 	}
 }
 
+// TimelineLen implements postmortem.Reader.
+func (r reader) TimelineLen(ctx context.Context, incidentID string) (int64, error) {
+	n, err := r.q.EntryCountByIncident(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count timeline of %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
 // scanTimelineJSON passes each stored entry JSON to add straight from
 // the connection's read buffer; complete is false when it stopped at an
 // entry not rendered yet.

@@ -66,6 +66,9 @@ FROM pm_timeline
 WHERE incident_id = sqlc.arg(incident_id)
 ORDER BY at, event_id;
 
+-- name: EntryCountByIncident :one
+SELECT count(*) FROM pm_timeline WHERE incident_id = sqlc.arg(incident_id);
+
 -- name: EntryListUnrendered :many
 -- An incident's entries whose JSON is not rendered yet.
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary

@@ -373,6 +373,15 @@ func (r reader) TimelineJSON(ctx context.Context, incidentID string, dst []byte,
 	}
 }
 
+// TimelineLen implements postmortem.Reader.
+func (r reader) TimelineLen(ctx context.Context, incidentID string) (int64, error) {
+	n, err := r.q.EntryCountByIncident(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count timeline of %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
 // scanTimelineJSON passes each stored entry JSON to add without copying
 // it; complete is false when it stopped at an entry not rendered yet.
 func (r reader) scanTimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {

@@ -175,6 +175,17 @@ func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsPa
 	return result.RowsAffected()
 }
 
+const EntryCountByIncident = `-- name: EntryCountByIncident :one
+SELECT count(*) FROM pm_timeline WHERE incident_id = ?1
+`
+
+func (q *Queries) EntryCountByIncident(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, EntryCountByIncident, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const EntryInsert = `-- name: EntryInsert :execrows
 INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key, entry_json)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
