@@ -42,7 +42,7 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store {
 	write := func(ctx context.Context, fn func(*gen.Queries) error) error {
 		return db.InPgTx(ctx, pool, func(pgTx pgx.Tx) error { return fn(gen.New(pgTx)) })
 	}
-	return &Store{reader: reader{q: gen.New(pool), db: pool, write: write}, pool: pool, now: now}
+	return &Store{reader: reader{q: gen.New(pool), db: pool, pool: pool, write: write}, pool: pool, now: now}
 }
 
 // InTx implements postmortem.Store: re-run up to five times in all on
@@ -293,6 +293,8 @@ func (t *Tx) StatusUpdateUpdate(ctx context.Context, u postmortem.StatusUpdate, 
 type reader struct {
 	q  *gen.Queries
 	db gen.DBTX
+	// pool is the store's pool; nil in a Tx.
+	pool *pgxpool.Pool
 	// write runs fn in a write transaction (the reader's own, in a Tx).
 	write func(ctx context.Context, fn func(*gen.Queries) error) error
 }
@@ -393,14 +395,50 @@ func (r reader) TimelineLen(ctx context.Context, incidentID string) (int64, erro
 	return n, nil
 }
 
+// timelineSortMem is the sort memory of a JSON timeline read. PostgreSQL
+// often sorts an incident's entries rather than walk pm_timeline_incident
+// in order, and with the default work_mem (4 MB) the sort of a 10 000-entry
+// timeline's JSON (3 MiB) goes to disk; in memory the read is about a fifth
+// faster at the median and a third at p90 (same-run A/B, load 8).
+const timelineSortMem = "64MB"
+
 // scanTimelineJSON passes each stored entry JSON to add straight from
 // the connection's read buffer; complete is false when it stopped at an
-// entry not rendered yet.
+// entry not rendered yet. The store reads in a read-only transaction of
+// its own that gives the sort timelineSortMem; inside a Tx the query runs
+// as it is.
 func (r reader) scanTimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {
-	rows, err := r.db.Query(ctx, gen.EntryJSONByIncident, incidentID)
-	if err != nil {
-		return dst, 0, false, err
+	if r.pool == nil {
+		rows, err := r.db.Query(ctx, gen.EntryJSONByIncident, incidentID)
+		if err != nil {
+			return dst, 0, false, err
+		}
+		return scanEntryJSON(rows, dst, add)
 	}
+	out = dst
+	err = pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue("SET LOCAL work_mem = '" + timelineSortMem + "'")
+		b.Queue(gen.EntryJSONByIncident, incidentID)
+		br := tx.SendBatch(ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		out, n, complete, err = scanEntryJSON(rows, dst, add)
+		if err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	return out, n, complete, err
+}
+
+func scanEntryJSON(rows pgx.Rows, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {
 	defer rows.Close()
 	for rows.Next() {
 		entry := rows.RawValues()[0]
