@@ -161,7 +161,7 @@ func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Each entry's event data only on request: it is most of the answer's
-	// size (a 10 000-event timeline is 4.8 MiB with it).
+	// size (a 10 000-event timeline is 4.8 MiB with it, 2.9 MiB without).
 	var details bool
 	switch q["details"] {
 	case "", "false":
@@ -169,6 +169,36 @@ func (h *handlers) timeline(w http.ResponseWriter, r *http.Request) {
 		details = true
 	default:
 		h.fail(w, r, fault.Field("details", "must be true or false, got %q", q["details"]))
+		return
+	}
+	if format == "json" && !details {
+		// A client that has this answer already is told so without
+		// reading the entries.
+		if inm := r.Header.Get("If-None-Match"); inm != "" {
+			tag, err := h.svc.TimelineETag(r.Context(), r.PathValue("ref"), loc)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if etagMatches(inm, tag) {
+				w.Header().Set("ETag", tag)
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		// The default answer is assembled from each entry's JSON, rendered
+		// when it was projected.
+		a, err := h.svc.TimelineJSON(r.Context(), r.PathValue("ref"), loc)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		defer a.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", a.ETag)
+		w.Header().Set("Content-Length", strconv.Itoa(a.Len()))
+		w.WriteHeader(http.StatusOK)
+		_, _ = a.WriteTo(w)
 		return
 	}
 	inc, es, err := h.svc.Timeline(r.Context(), r.PathValue("ref"), details)

@@ -18,6 +18,16 @@ type Reader interface {
 	// Timeline lists an incident's entries by time, then event id; with
 	// details, each with its event's data.
 	Timeline(ctx context.Context, incidentID string, details bool) ([]Entry, error)
+	// TimelineJSON appends add(dst, entry) to dst for each of an
+	// incident's entries in timeline order, entry being its EntryJSON
+	// (valid only during the call), and returns dst and the number of
+	// entries. Entries not rendered yet (projected before the store kept
+	// their JSON) are rendered and saved first; when the store has to
+	// start over for that, it cuts dst back to its length at the call.
+	TimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) ([]byte, int, error)
+	// TimelineLen is how many entries an incident's timeline has. Entries
+	// are only ever added, so it changes with every change to the list.
+	TimelineLen(ctx context.Context, incidentID string) (int64, error)
 	// Pages lists the pages requested in [since, until).
 	Pages(ctx context.Context, since, until time.Time) ([]Page, error)
 	PostmortemGet(ctx context.Context, id string) (Postmortem, error)

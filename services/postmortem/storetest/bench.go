@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -56,11 +57,22 @@ func LoadBenchIncident(tb testing.TB, s postmortem.Store, n int) string {
 }
 
 // BenchTimeline measures what GET /api/v1/incidents/{id}/timeline does for
-// an incident with BenchEvents events — read the rows, build the answer,
-// encode it as JSON — against raw, a bare SELECT of the same columns, each
-// iteration timing both back to back. It reports the p50 and p99 of both
-// and their ratio, and the same for ?details=true (each entry with its
-// event's data), which raw does not read.
+// an incident with BenchEvents events against raw, a bare SELECT of the
+// same columns. Two sub-benchmarks each time, one after another on the
+// same rows in every iteration, the baseline and the ways of answering:
+//
+//   - assembled: raw; json, the default answer as the handler builds it
+//     from each entry's stored JSON (Service.TimelineJSON) and writes it
+//     out; json-tz, the same in Europe/Berlin (each entry's time moved);
+//   - decoded: raw; decoded, the way the JSON answer was built before
+//     (and Markdown and CSV still are): read and map every column,
+//     encode the entries; details, ?details=true, the same with each
+//     event's data.
+//
+// They are apart so that the garbage of the decoded answers does not
+// land in the assembled ones' times. Each reports p50 and p99 of every
+// phase, its allocations per answer, its size, and the ratios of the
+// first answer to raw.
 func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 	ctx := context.Background()
 	id := LoadBenchIncident(b, s, BenchEvents)
@@ -68,18 +80,26 @@ func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		b.Fatal(err)
+	}
 	var buf bytes.Buffer
-	var rawD, jsonD, fullD []time.Duration
-	size := 0
-	b.ResetTimer()
-	for b.Loop() {
-		t0 := time.Now()
-		n, err := raw(ctx, id)
-		if err != nil || n != BenchEvents {
-			b.Fatalf("raw select: %d rows, %v", n, err)
+	assembled := func(loc *time.Location) func() {
+		return func() {
+			a, err := svc.TimelineJSON(ctx, id, loc)
+			if err != nil || a.Entries != BenchEvents {
+				b.Fatalf("timeline JSON: %v", err)
+			}
+			buf.Reset()
+			if _, err := a.WriteTo(&buf); err != nil {
+				b.Fatal(err)
+			}
+			a.Close()
 		}
-		t1 := time.Now()
-		encode := func(details bool) {
+	}
+	decoded := func(details bool) func() {
+		return func() {
 			inc, es, err := svc.Timeline(ctx, id, details)
 			if err != nil || len(es) != BenchEvents {
 				b.Fatalf("timeline: %d entries, %v", len(es), err)
@@ -91,26 +111,59 @@ func BenchTimeline(b *testing.B, s postmortem.Store, raw RawSelect) {
 				b.Fatal(err)
 			}
 		}
-		encode(false)
-		t2 := time.Now()
-		size = buf.Len()
-		encode(true)
-		t3 := time.Now()
-		rawD, jsonD, fullD = append(rawD, t1.Sub(t0)), append(jsonD, t2.Sub(t1)), append(fullD, t3.Sub(t2))
+	}
+	rawPhase := func() {
+		buf.Reset()
+		if n, err := raw(ctx, id); err != nil || n != BenchEvents {
+			b.Fatalf("raw select: %d rows, %v", n, err)
+		}
+	}
+	b.Run("assembled", func(b *testing.B) {
+		benchPhases(b, &buf, []*phase{{name: "raw", run: rawPhase}, {name: "json", run: assembled(time.UTC)}, {name: "json-tz", run: assembled(berlin)}})
+	})
+	b.Run("decoded", func(b *testing.B) {
+		benchPhases(b, &buf, []*phase{{name: "raw", run: rawPhase}, {name: "decoded", run: decoded(false)}, {name: "details", run: decoded(true)}})
+	})
+}
+
+// phase is one timed step of a BenchTimeline iteration.
+type phase struct {
+	name   string
+	run    func()
+	d      []time.Duration
+	allocs uint64
+	size   int
+}
+
+func benchPhases(b *testing.B, buf *bytes.Buffer, phases []*phase) {
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for b.Loop() {
+		for _, p := range phases {
+			runtime.ReadMemStats(&ms)
+			before := ms.Mallocs
+			t0 := time.Now()
+			p.run()
+			p.d = append(p.d, time.Since(t0))
+			runtime.ReadMemStats(&ms)
+			p.allocs += ms.Mallocs - before
+			p.size = buf.Len()
+		}
 	}
 	b.StopTimer()
-	p := func(d []time.Duration, q float64) float64 {
+	q := func(d []time.Duration, q float64) float64 {
 		s := slices.Clone(d)
 		slices.Sort(s)
 		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
 	}
-	b.ReportMetric(p(rawD, 0.5), "raw-p50-ms")
-	b.ReportMetric(p(rawD, 0.99), "raw-p99-ms")
-	b.ReportMetric(p(jsonD, 0.5), "json-p50-ms")
-	b.ReportMetric(p(jsonD, 0.99), "json-p99-ms")
-	b.ReportMetric(p(jsonD, 0.5)/p(rawD, 0.5), "p50-x-raw")
-	b.ReportMetric(float64(size)/1024, "json-KiB")
-	b.ReportMetric(p(fullD, 0.5), "details-p50-ms")
-	b.ReportMetric(p(fullD, 0.99), "details-p99-ms")
-	b.ReportMetric(float64(buf.Len())/1024, "details-KiB")
+	for _, p := range phases {
+		b.ReportMetric(q(p.d, 0.5), p.name+"-p50-ms")
+		b.ReportMetric(q(p.d, 0.99), p.name+"-p99-ms")
+		b.ReportMetric(float64(p.allocs)/float64(len(p.d)), p.name+"-allocs")
+		if p.size > 0 {
+			b.ReportMetric(float64(p.size)/1024, p.name+"-KiB")
+		}
+	}
+	b.ReportMetric(q(phases[1].d, 0.5)/q(phases[0].d, 0.5), phases[1].name+"-p50-x-raw")
+	b.ReportMetric(q(phases[1].d, 0.99)/q(phases[0].d, 0.99), phases[1].name+"-p99-x-raw")
 }

@@ -168,6 +168,10 @@ func testProjection(t *testing.T, open Opener) {
 					t.Errorf("time to %s %v, want %v", name, c.got, c.want)
 				}
 			}
+			// The default JSON answer, assembled from each entry's stored
+			// JSON (the alerts' rendered when they were attached).
+			CheckTimelineJSON(t, svc, "INC-42")
+			CheckTimelineJSON(t, svc, "other")
 			if _, other, err := svc.Timeline(context.Background(), "other", false); err != nil || len(other) != 1 {
 				t.Errorf("other incident's timeline %v %v", other, err)
 			}

@@ -23,6 +23,7 @@ type Opener func(t *testing.T) postmortem.Store
 func Run(t *testing.T, open Opener) {
 	t.Run("Incidents", func(t *testing.T) { t.Parallel(); testIncidents(t, open(t)) })
 	t.Run("Timeline", func(t *testing.T) { t.Parallel(); testTimeline(t, open(t)) })
+	t.Run("TimelineJSON", func(t *testing.T) { t.Parallel(); testTimelineJSON(t, open(t)) })
 	t.Run("Postmortems", func(t *testing.T) { t.Parallel(); testPostmortems(t, open(t)) })
 	t.Run("ActionItems", func(t *testing.T) { t.Parallel(); testActionItems(t, open(t)) })
 	t.Run("StatusUpdates", func(t *testing.T) { t.Parallel(); testStatusUpdates(t, open(t)) })

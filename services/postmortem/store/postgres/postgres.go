@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -38,7 +39,10 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{reader: reader{q: gen.New(pool)}, pool: pool, now: now}
+	write := func(ctx context.Context, fn func(*gen.Queries) error) error {
+		return db.InPgTx(ctx, pool, func(pgTx pgx.Tx) error { return fn(gen.New(pgTx)) })
+	}
+	return &Store{reader: reader{q: gen.New(pool), db: pool, pool: pool, write: write}, pool: pool, now: now}
 }
 
 // InTx implements postmortem.Store: re-run up to five times in all on
@@ -71,7 +75,9 @@ func (s *Store) OutboxCount(ctx context.Context) (int64, error) {
 }
 
 func (s *Store) tx(pgTx pgx.Tx) *Tx {
-	return &Tx{reader: reader{q: gen.New(pgTx)}, tx: pgTx, now: s.now}
+	q := gen.New(pgTx)
+	write := func(_ context.Context, fn func(*gen.Queries) error) error { return fn(q) }
+	return &Tx{reader: reader{q: q, db: pgTx, write: write}, tx: pgTx, now: s.now}
 }
 
 // Tx is the store inside one transaction.
@@ -152,10 +158,21 @@ func (t *Tx) EntryAdd(ctx context.Context, e postmortem.Entry) (bool, error) {
 	if details == "" {
 		details = "{}"
 	}
+	// timestamptz keeps microseconds: the rendered time is the stored one.
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	// An alert waiting for its incident is rendered when it is attached.
+	var rendered pgtype.Text
+	if e.IncidentID != "" {
+		js, err := postmortem.EntryJSON(e)
+		if err != nil {
+			return false, err
+		}
+		rendered = pgtype.Text{String: string(js), Valid: true}
+	}
 	n, err := t.q.EntryInsert(ctx, gen.EntryInsertParams{
-		EventID: e.EventID, IncidentID: e.IncidentID, At: e.At.UTC(), Type: e.Type,
+		EventID: e.EventID, IncidentID: e.IncidentID, At: e.At, Type: e.Type,
 		ActorKind: string(e.Actor.Kind), ActorID: e.Actor.ID, ActorName: e.Actor.Name, ActorChannel: string(e.Actor.Channel),
-		Summary: e.Summary, Details: details, AlertService: e.AlertService, AlertKey: e.AlertKey,
+		Summary: e.Summary, Details: details, AlertService: e.AlertService, AlertKey: e.AlertKey, EntryJson: rendered,
 	})
 	if err != nil {
 		return false, fmt.Errorf("add timeline entry %s: %w", e.EventID, err)
@@ -170,6 +187,11 @@ func (t *Tx) AlertsAttach(ctx context.Context, service, dedupKey, incidentID str
 	})
 	if err != nil {
 		return 0, fmt.Errorf("attach alerts to %s: %w", incidentID, err)
+	}
+	if n > 0 {
+		if err := renderEntries(ctx, t.q, incidentID); err != nil {
+			return 0, err
+		}
 	}
 	return n, nil
 }
@@ -268,7 +290,14 @@ func (t *Tx) StatusUpdateUpdate(ctx context.Context, u postmortem.StatusUpdate, 
 }
 
 // reader implements postmortem.Reader on a database or a transaction.
-type reader struct{ q *gen.Queries }
+type reader struct {
+	q  *gen.Queries
+	db gen.DBTX
+	// pool is the store's pool; nil in a Tx.
+	pool *pgxpool.Pool
+	// write runs fn in a write transaction (the reader's own, in a Tx).
+	write func(ctx context.Context, fn func(*gen.Queries) error) error
+}
 
 // IncidentGet implements postmortem.Reader.
 func (r reader) IncidentGet(ctx context.Context, id string) (postmortem.Incident, error) {
@@ -333,6 +362,119 @@ func (r reader) Timeline(ctx context.Context, incidentID string, details bool) (
 		}
 	}
 	return out, nil
+}
+
+// TimelineJSON implements postmortem.Reader.
+func (r reader) TimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) ([]byte, int, error) {
+	start := len(dst)
+	for attempt := 1; ; attempt++ {
+		out, n, complete, err := r.scanTimelineJSON(ctx, incidentID, dst[:start], add)
+		if err != nil {
+			return dst[:start], 0, fmt.Errorf("timeline of %s: %w", incidentID, err)
+		}
+		if complete {
+			return out, n, nil
+		}
+		// Entries projected before the JSON was kept (or, during an
+		// upgrade, by an older version still running) are rendered once.
+		if attempt == 3 {
+			return dst[:start], 0, fmt.Errorf("timeline of %s: entries still unrendered after rendering them twice", incidentID)
+		}
+		if err := r.write(ctx, func(q *gen.Queries) error { return renderEntries(ctx, q, incidentID) }); err != nil {
+			return dst[:start], 0, err
+		}
+	}
+}
+
+// TimelineLen implements postmortem.Reader.
+func (r reader) TimelineLen(ctx context.Context, incidentID string) (int64, error) {
+	n, err := r.q.EntryCountByIncident(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count timeline of %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
+// timelineSortMem is the sort memory of a JSON timeline read. PostgreSQL
+// often sorts an incident's entries rather than walk pm_timeline_incident
+// in order, and with the default work_mem (4 MB) the sort of a 10 000-entry
+// timeline's JSON (3 MiB) goes to disk; in memory the read is about a fifth
+// faster at the median and a third at p90 (same-run A/B, load 8).
+const timelineSortMem = "64MB"
+
+// scanTimelineJSON passes each stored entry JSON to add straight from
+// the connection's read buffer; complete is false when it stopped at an
+// entry not rendered yet. The store reads in a read-only transaction of
+// its own that gives the sort timelineSortMem; inside a Tx the query runs
+// as it is.
+func (r reader) scanTimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {
+	if r.pool == nil {
+		rows, err := r.db.Query(ctx, gen.EntryJSONByIncident, incidentID)
+		if err != nil {
+			return dst, 0, false, err
+		}
+		return scanEntryJSON(rows, dst, add)
+	}
+	out = dst
+	err = pgx.BeginTxFunc(ctx, r.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		b.Queue("SET LOCAL work_mem = '" + timelineSortMem + "'")
+		b.Queue(gen.EntryJSONByIncident, incidentID)
+		br := tx.SendBatch(ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		out, n, complete, err = scanEntryJSON(rows, dst, add)
+		if err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	return out, n, complete, err
+}
+
+func scanEntryJSON(rows pgx.Rows, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		entry := rows.RawValues()[0]
+		if entry == nil {
+			return dst, n, false, nil
+		}
+		if dst, err = add(dst, entry); err != nil {
+			return dst, n, false, err
+		}
+		n++
+	}
+	return dst, n, true, rows.Err()
+}
+
+// renderEntries renders and saves the JSON of an incident's entries that
+// have none.
+func renderEntries(ctx context.Context, q *gen.Queries, incidentID string) error {
+	rows, err := q.EntryListUnrendered(ctx, incidentID)
+	if err != nil {
+		return fmt.Errorf("unrendered entries of %s: %w", incidentID, err)
+	}
+	for _, row := range rows {
+		js, err := postmortem.EntryJSON(postmortem.Entry{
+			EventID: row.EventID, IncidentID: row.IncidentID, At: row.At, Type: row.Type,
+			Actor:   events.Actor{Kind: events.ActorKind(row.ActorKind), ID: row.ActorID, Name: row.ActorName, Channel: events.Channel(row.ActorChannel)},
+			Summary: row.Summary,
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.EntrySetJSON(ctx, gen.EntrySetJSONParams{EntryJson: pgtype.Text{String: string(js), Valid: true},
+			EventID: row.EventID, IncidentID: row.IncidentID}); err != nil {
+			return fmt.Errorf("render entry %s: %w", row.EventID, err)
+		}
+	}
+	return nil
 }
 
 // Pages implements postmortem.Reader.

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -18,4 +19,17 @@ func open(t *testing.T) postmortem.Store {
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, open)
+}
+
+func TestUnrendered(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.Postgres(t, "outbox", "timer", "postmortem")
+	ctx := context.Background()
+	storetest.RunUnrendered(t, postgres.New(pool, time.Now), func() error {
+		_, err := pool.Exec(ctx, `UPDATE pm_timeline SET entry_json = NULL`)
+		return err
+	}, func(id string) (n int64, err error) {
+		err = pool.QueryRow(ctx, `SELECT count(*) FROM pm_timeline WHERE incident_id = $1 AND entry_json IS NULL`, id).Scan(&n)
+		return n, err
+	})
 }

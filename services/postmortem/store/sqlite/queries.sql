@@ -38,9 +38,10 @@ WHERE triggered_at >= sqlc.arg(since) AND triggered_at < sqlc.arg(until)
 ORDER BY triggered_at, id;
 
 -- name: EntryInsert :execrows
-INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key)
+INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key, entry_json)
 VALUES (sqlc.arg(event_id), sqlc.arg(incident_id), sqlc.arg(at), sqlc.arg(type), sqlc.arg(actor_kind), sqlc.arg(actor_id),
-        sqlc.arg(actor_name), sqlc.arg(actor_channel), sqlc.arg(summary), sqlc.arg(details), sqlc.arg(alert_service), sqlc.arg(alert_key))
+        sqlc.arg(actor_name), sqlc.arg(actor_channel), sqlc.arg(summary), sqlc.arg(details), sqlc.arg(alert_service), sqlc.arg(alert_key),
+        sqlc.narg(entry_json))
 ON CONFLICT DO NOTHING;
 
 -- name: EntryListByIncident :many
@@ -55,6 +56,28 @@ SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_
 FROM pm_timeline
 WHERE incident_id = sqlc.arg(incident_id)
 ORDER BY at, event_id;
+
+-- name: EntryJSONByIncident :many
+-- The default JSON timeline: each entry's rendered JSON in timeline order
+-- (NULL for an entry not rendered yet). The adapter runs this text itself,
+-- reading each value without copying it.
+SELECT entry_json
+FROM pm_timeline
+WHERE incident_id = sqlc.arg(incident_id)
+ORDER BY at, event_id;
+
+-- name: EntryCountByIncident :one
+SELECT count(*) FROM pm_timeline WHERE incident_id = sqlc.arg(incident_id);
+
+-- name: EntryListUnrendered :many
+-- An incident's entries whose JSON is not rendered yet.
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = sqlc.arg(incident_id) AND entry_json IS NULL;
+
+-- name: EntrySetJSON :exec
+UPDATE pm_timeline SET entry_json = sqlc.arg(entry_json)
+WHERE event_id = sqlc.arg(event_id) AND incident_id = sqlc.arg(incident_id);
 
 -- name: EntryAttachAlerts :execrows
 UPDATE pm_timeline SET incident_id = sqlc.arg(incident_id)

@@ -35,7 +35,10 @@ func New(d *sql.DB, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{reader: reader{q: gen.New(d)}, db: d, now: now}
+	write := func(ctx context.Context, fn func(*gen.Queries) error) error {
+		return db.InTx(ctx, d, func(sqlTx *sql.Tx) error { return fn(gen.New(sqlTx)) })
+	}
+	return &Store{reader: reader{q: gen.New(d), db: d, write: write}, db: d, now: now}
 }
 
 // InTx implements postmortem.Store: an IMMEDIATE transaction, re-run up to
@@ -60,7 +63,9 @@ func (s *Store) OutboxCount(ctx context.Context) (int64, error) {
 }
 
 func (s *Store) tx(sqlTx *sql.Tx) *Tx {
-	return &Tx{reader: reader{q: gen.New(sqlTx)}, tx: sqlTx, now: s.now}
+	q := gen.New(sqlTx)
+	write := func(_ context.Context, fn func(*gen.Queries) error) error { return fn(q) }
+	return &Tx{reader: reader{q: q, db: sqlTx, write: write}, tx: sqlTx, now: s.now}
 }
 
 // Tx is the store inside one transaction.
@@ -141,10 +146,19 @@ func (t *Tx) EntryAdd(ctx context.Context, e postmortem.Entry) (bool, error) {
 	if details == "" {
 		details = "{}"
 	}
+	// An alert waiting for its incident is rendered when it is attached.
+	var rendered sql.NullString
+	if e.IncidentID != "" {
+		js, err := postmortem.EntryJSON(e)
+		if err != nil {
+			return false, err
+		}
+		rendered = sql.NullString{String: string(js), Valid: true}
+	}
 	n, err := t.q.EntryInsert(ctx, gen.EntryInsertParams{
 		EventID: e.EventID, IncidentID: e.IncidentID, At: db.FormatTime(e.At), Type: e.Type,
 		ActorKind: string(e.Actor.Kind), ActorID: e.Actor.ID, ActorName: e.Actor.Name, ActorChannel: string(e.Actor.Channel),
-		Summary: e.Summary, Details: details, AlertService: e.AlertService, AlertKey: e.AlertKey,
+		Summary: e.Summary, Details: details, AlertService: e.AlertService, AlertKey: e.AlertKey, EntryJson: rendered,
 	})
 	if err != nil {
 		return false, fmt.Errorf("add timeline entry %s: %w", e.EventID, err)
@@ -159,6 +173,11 @@ func (t *Tx) AlertsAttach(ctx context.Context, service, dedupKey, incidentID str
 	})
 	if err != nil {
 		return 0, fmt.Errorf("attach alerts to %s: %w", incidentID, err)
+	}
+	if n > 0 {
+		if err := renderEntries(ctx, t.q, incidentID); err != nil {
+			return 0, err
+		}
 	}
 	return n, nil
 }
@@ -257,7 +276,12 @@ func (t *Tx) StatusUpdateUpdate(ctx context.Context, u postmortem.StatusUpdate, 
 }
 
 // reader implements postmortem.Reader on a database or a transaction.
-type reader struct{ q *gen.Queries }
+type reader struct {
+	q  *gen.Queries
+	db gen.DBTX
+	// write runs fn in a write transaction (the reader's own, in a Tx).
+	write func(ctx context.Context, fn func(*gen.Queries) error) error
+}
 
 // IncidentGet implements postmortem.Reader.
 func (r reader) IncidentGet(ctx context.Context, id string) (postmortem.Incident, error) {
@@ -325,6 +349,89 @@ func (r reader) Timeline(ctx context.Context, incidentID string, details bool) (
 		}
 	}
 	return out, nil
+}
+
+// TimelineJSON implements postmortem.Reader.
+func (r reader) TimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) ([]byte, int, error) {
+	start := len(dst)
+	for attempt := 1; ; attempt++ {
+		out, n, complete, err := r.scanTimelineJSON(ctx, incidentID, dst[:start], add)
+		if err != nil {
+			return dst[:start], 0, fmt.Errorf("timeline of %s: %w", incidentID, err)
+		}
+		if complete {
+			return out, n, nil
+		}
+		// Entries projected before the JSON was kept (or, during an
+		// upgrade, by an older version still running) are rendered once.
+		if attempt == 3 {
+			return dst[:start], 0, fmt.Errorf("timeline of %s: entries still unrendered after rendering them twice", incidentID)
+		}
+		if err := r.write(ctx, func(q *gen.Queries) error { return renderEntries(ctx, q, incidentID) }); err != nil {
+			return dst[:start], 0, err
+		}
+	}
+}
+
+// TimelineLen implements postmortem.Reader.
+func (r reader) TimelineLen(ctx context.Context, incidentID string) (int64, error) {
+	n, err := r.q.EntryCountByIncident(ctx, incidentID)
+	if err != nil {
+		return 0, fmt.Errorf("count timeline of %s: %w", incidentID, err)
+	}
+	return n, nil
+}
+
+// scanTimelineJSON passes each stored entry JSON to add without copying
+// it; complete is false when it stopped at an entry not rendered yet.
+func (r reader) scanTimelineJSON(ctx context.Context, incidentID string, dst []byte, add func(dst, entry []byte) ([]byte, error)) (out []byte, n int, complete bool, err error) {
+	rows, err := r.db.QueryContext(ctx, gen.EntryJSONByIncident, incidentID)
+	if err != nil {
+		return dst, 0, false, err
+	}
+	defer rows.Close()
+	var entry sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&entry); err != nil {
+			return dst, n, false, err
+		}
+		if entry == nil {
+			return dst, n, false, nil
+		}
+		if dst, err = add(dst, entry); err != nil {
+			return dst, n, false, err
+		}
+		n++
+	}
+	return dst, n, true, rows.Err()
+}
+
+// renderEntries renders and saves the JSON of an incident's entries that
+// have none.
+func renderEntries(ctx context.Context, q *gen.Queries, incidentID string) error {
+	rows, err := q.EntryListUnrendered(ctx, incidentID)
+	if err != nil {
+		return fmt.Errorf("unrendered entries of %s: %w", incidentID, err)
+	}
+	for _, row := range rows {
+		at, err := db.ParseTime(row.At)
+		if err != nil {
+			return err
+		}
+		js, err := postmortem.EntryJSON(postmortem.Entry{
+			EventID: row.EventID, IncidentID: row.IncidentID, At: at, Type: row.Type,
+			Actor:   events.Actor{Kind: events.ActorKind(row.ActorKind), ID: row.ActorID, Name: row.ActorName, Channel: events.Channel(row.ActorChannel)},
+			Summary: row.Summary,
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.EntrySetJSON(ctx, gen.EntrySetJSONParams{EntryJson: sql.NullString{String: string(js), Valid: true},
+			EventID: row.EventID, IncidentID: row.IncidentID}); err != nil {
+			return fmt.Errorf("render entry %s: %w", row.EventID, err)
+		}
+	}
+	return nil
 }
 
 // Pages implements postmortem.Reader.

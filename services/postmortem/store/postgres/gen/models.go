@@ -6,6 +6,8 @@ package gen
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type PmActionItem struct {
@@ -98,4 +100,5 @@ type PmTimeline struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    pgtype.Text
 }

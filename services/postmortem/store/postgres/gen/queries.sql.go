@@ -8,14 +8,16 @@ package gen
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const actionItemGet = `-- name: ActionItemGet :one
+const ActionItemGet = `-- name: ActionItemGet :one
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items WHERE id = $1
 `
 
 func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, error) {
-	row := q.db.QueryRow(ctx, actionItemGet, id)
+	row := q.db.QueryRow(ctx, ActionItemGet, id)
 	var i PmActionItem
 	err := row.Scan(
 		&i.ID,
@@ -33,7 +35,7 @@ func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, e
 	return i, err
 }
 
-const actionItemInsert = `-- name: ActionItemInsert :exec
+const ActionItemInsert = `-- name: ActionItemInsert :exec
 INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10, $11)
@@ -54,7 +56,7 @@ type ActionItemInsertParams struct {
 }
 
 func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertParams) error {
-	_, err := q.db.Exec(ctx, actionItemInsert,
+	_, err := q.db.Exec(ctx, ActionItemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Title,
@@ -70,7 +72,7 @@ func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertPara
 	return err
 }
 
-const actionItemList = `-- name: ActionItemList :many
+const ActionItemList = `-- name: ActionItemList :many
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items
 WHERE ($1::text = '' OR incident_id = $1)
   AND ($2::text = '' OR status = $2)
@@ -87,7 +89,7 @@ type ActionItemListParams struct {
 // An empty incident_id, status or due_before matches every item; a
 // due_before keeps the items due before it.
 func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) ([]PmActionItem, error) {
-	rows, err := q.db.Query(ctx, actionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
+	rows, err := q.db.Query(ctx, ActionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +120,7 @@ func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) 
 	return items, nil
 }
 
-const actionItemUpdate = `-- name: ActionItemUpdate :exec
+const ActionItemUpdate = `-- name: ActionItemUpdate :exec
 UPDATE pm_action_items
 SET title = $1, owner = $2, due = $3, status = $4,
     tracker_url = $5, updated_at = $6, overdue_at = $7,
@@ -139,7 +141,7 @@ type ActionItemUpdateParams struct {
 }
 
 func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdateParams) error {
-	_, err := q.db.Exec(ctx, actionItemUpdate,
+	_, err := q.db.Exec(ctx, ActionItemUpdate,
 		arg.Title,
 		arg.Owner,
 		arg.Due,
@@ -153,7 +155,7 @@ func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdatePara
 	return err
 }
 
-const entryAttachAlerts = `-- name: EntryAttachAlerts :execrows
+const EntryAttachAlerts = `-- name: EntryAttachAlerts :execrows
 UPDATE pm_timeline SET incident_id = $1
 WHERE incident_id = '' AND alert_service = $2 AND alert_key = $3
   AND at >= $4
@@ -167,7 +169,7 @@ type EntryAttachAlertsParams struct {
 }
 
 func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsParams) (int64, error) {
-	result, err := q.db.Exec(ctx, entryAttachAlerts,
+	result, err := q.db.Exec(ctx, EntryAttachAlerts,
 		arg.IncidentID,
 		arg.AlertService,
 		arg.AlertKey,
@@ -179,10 +181,22 @@ func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsPa
 	return result.RowsAffected(), nil
 }
 
-const entryInsert = `-- name: EntryInsert :execrows
-INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key)
+const EntryCountByIncident = `-- name: EntryCountByIncident :one
+SELECT count(*) FROM pm_timeline WHERE incident_id = $1
+`
+
+func (q *Queries) EntryCountByIncident(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRow(ctx, EntryCountByIncident, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const EntryInsert = `-- name: EntryInsert :execrows
+INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key, entry_json)
 VALUES ($1, $2, $3, $4, $5, $6,
-        $7, $8, $9, $10, $11, $12)
+        $7, $8, $9, $10, $11, $12,
+        $13)
 ON CONFLICT DO NOTHING
 `
 
@@ -199,10 +213,11 @@ type EntryInsertParams struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    pgtype.Text
 }
 
 func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64, error) {
-	result, err := q.db.Exec(ctx, entryInsert,
+	result, err := q.db.Exec(ctx, EntryInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.At,
@@ -215,6 +230,7 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 		arg.Details,
 		arg.AlertService,
 		arg.AlertKey,
+		arg.EntryJson,
 	)
 	if err != nil {
 		return 0, err
@@ -222,7 +238,37 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 	return result.RowsAffected(), nil
 }
 
-const entryListByIncident = `-- name: EntryListByIncident :many
+const EntryJSONByIncident = `-- name: EntryJSONByIncident :many
+SELECT entry_json
+FROM pm_timeline
+WHERE incident_id = $1
+ORDER BY at, event_id
+`
+
+// The default JSON timeline: each entry's rendered JSON in timeline order
+// (NULL for an entry not rendered yet). The adapter runs this text itself,
+// reading each value without copying it.
+func (q *Queries) EntryJSONByIncident(ctx context.Context, incidentID string) ([]pgtype.Text, error) {
+	rows, err := q.db.Query(ctx, EntryJSONByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []pgtype.Text
+	for rows.Next() {
+		var entry_json pgtype.Text
+		if err := rows.Scan(&entry_json); err != nil {
+			return nil, err
+		}
+		items = append(items, entry_json)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntryListByIncident = `-- name: EntryListByIncident :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details
 FROM pm_timeline
 WHERE incident_id = $1
@@ -243,7 +289,7 @@ type EntryListByIncidentRow struct {
 }
 
 func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([]EntryListByIncidentRow, error) {
-	rows, err := q.db.Query(ctx, entryListByIncident, incidentID)
+	rows, err := q.db.Query(ctx, EntryListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +319,7 @@ func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([
 	return items, nil
 }
 
-const entryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
+const EntryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
 FROM pm_timeline
 WHERE incident_id = $1
@@ -294,7 +340,7 @@ type EntryListByIncidentBriefRow struct {
 
 // The timeline without each entry's event data (the default answer).
 func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID string) ([]EntryListByIncidentBriefRow, error) {
-	rows, err := q.db.Query(ctx, entryListByIncidentBrief, incidentID)
+	rows, err := q.db.Query(ctx, EntryListByIncidentBrief, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +369,72 @@ func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID strin
 	return items, nil
 }
 
-const incidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
+const EntryListUnrendered = `-- name: EntryListUnrendered :many
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = $1 AND entry_json IS NULL
+`
+
+type EntryListUnrenderedRow struct {
+	EventID      string
+	IncidentID   string
+	At           time.Time
+	Type         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	Summary      string
+}
+
+// An incident's entries whose JSON is not rendered yet.
+func (q *Queries) EntryListUnrendered(ctx context.Context, incidentID string) ([]EntryListUnrenderedRow, error) {
+	rows, err := q.db.Query(ctx, EntryListUnrendered, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EntryListUnrenderedRow
+	for rows.Next() {
+		var i EntryListUnrenderedRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.IncidentID,
+			&i.At,
+			&i.Type,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.Summary,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntrySetJSON = `-- name: EntrySetJSON :exec
+UPDATE pm_timeline SET entry_json = $1
+WHERE event_id = $2 AND incident_id = $3
+`
+
+type EntrySetJSONParams struct {
+	EntryJson  pgtype.Text
+	EventID    string
+	IncidentID string
+}
+
+func (q *Queries) EntrySetJSON(ctx context.Context, arg EntrySetJSONParams) error {
+	_, err := q.db.Exec(ctx, EntrySetJSON, arg.EntryJson, arg.EventID, arg.IncidentID)
+	return err
+}
+
+const IncidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
 UPDATE pm_incidents SET alert_count = alert_count + $1 WHERE id = $2
 `
 
@@ -335,11 +446,11 @@ type IncidentAlertsAddParams struct {
 // Only the alerts consumer counts alerts, and atomically, so it never
 // overwrites the events consumer's changes (nor they its count).
 func (q *Queries) IncidentAlertsAdd(ctx context.Context, arg IncidentAlertsAddParams) error {
-	_, err := q.db.Exec(ctx, incidentAlertsAdd, arg.N, arg.ID)
+	_, err := q.db.Exec(ctx, IncidentAlertsAdd, arg.N, arg.ID)
 	return err
 }
 
-const incidentAtKey = `-- name: IncidentAtKey :one
+const IncidentAtKey = `-- name: IncidentAtKey :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE service = $1 AND dedup_key = $2
   AND triggered_at <= $3
@@ -359,7 +470,7 @@ type IncidentAtKeyParams struct {
 // minute after it (the alert that opens an incident is received just
 // before) and not resolved before it.
 func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentAtKey,
+	row := q.db.QueryRow(ctx, IncidentAtKey,
 		arg.Service,
 		arg.DedupKey,
 		arg.OpenedBefore,
@@ -384,12 +495,12 @@ func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (P
 	return i, err
 }
 
-const incidentGet = `-- name: IncidentGet :one
+const IncidentGet = `-- name: IncidentGet :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE id = $1
 `
 
 func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentGet, id)
+	row := q.db.QueryRow(ctx, IncidentGet, id)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -409,12 +520,12 @@ func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error
 	return i, err
 }
 
-const incidentGetByNumber = `-- name: IncidentGetByNumber :one
+const IncidentGetByNumber = `-- name: IncidentGetByNumber :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE number = $1
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmIncident, error) {
-	row := q.db.QueryRow(ctx, incidentGetByNumber, number)
+	row := q.db.QueryRow(ctx, IncidentGetByNumber, number)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -434,7 +545,7 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmInci
 	return i, err
 }
 
-const incidentInsert = `-- name: IncidentInsert :execrows
+const IncidentInsert = `-- name: IncidentInsert :execrows
 INSERT INTO pm_incidents (id, number, title, service, severity, dedup_key, status, triggered_at, alert_count)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
@@ -453,7 +564,7 @@ type IncidentInsertParams struct {
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) (int64, error) {
-	result, err := q.db.Exec(ctx, incidentInsert,
+	result, err := q.db.Exec(ctx, IncidentInsert,
 		arg.ID,
 		arg.Number,
 		arg.Title,
@@ -470,7 +581,7 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 	return result.RowsAffected(), nil
 }
 
-const incidentListTriggered = `-- name: IncidentListTriggered :many
+const IncidentListTriggered = `-- name: IncidentListTriggered :many
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE triggered_at >= $1 AND triggered_at < $2
 ORDER BY triggered_at, id
@@ -482,7 +593,7 @@ type IncidentListTriggeredParams struct {
 }
 
 func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTriggeredParams) ([]PmIncident, error) {
-	rows, err := q.db.Query(ctx, incidentListTriggered, arg.Since, arg.Until)
+	rows, err := q.db.Query(ctx, IncidentListTriggered, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +626,7 @@ func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTri
 	return items, nil
 }
 
-const incidentUpdate = `-- name: IncidentUpdate :exec
+const IncidentUpdate = `-- name: IncidentUpdate :exec
 UPDATE pm_incidents
 SET title = $1, severity = $2, status = $3,
     acknowledged_at = $4, contained_at = $5,
@@ -535,7 +646,7 @@ type IncidentUpdateParams struct {
 }
 
 func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) error {
-	_, err := q.db.Exec(ctx, incidentUpdate,
+	_, err := q.db.Exec(ctx, IncidentUpdate,
 		arg.Title,
 		arg.Severity,
 		arg.Status,
@@ -548,7 +659,7 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 	return err
 }
 
-const pageInsert = `-- name: PageInsert :exec
+const PageInsert = `-- name: PageInsert :exec
 INSERT INTO pm_pages (event_id, incident_id, user_id, service, severity, at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT DO NOTHING
@@ -564,7 +675,7 @@ type PageInsertParams struct {
 }
 
 func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
-	_, err := q.db.Exec(ctx, pageInsert,
+	_, err := q.db.Exec(ctx, PageInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.UserID,
@@ -575,7 +686,7 @@ func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
 	return err
 }
 
-const pageListSince = `-- name: PageListSince :many
+const PageListSince = `-- name: PageListSince :many
 SELECT event_id, incident_id, user_id, service, severity, at FROM pm_pages WHERE at >= $1 AND at < $2 ORDER BY at, event_id
 `
 
@@ -585,7 +696,7 @@ type PageListSinceParams struct {
 }
 
 func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([]PmPage, error) {
-	rows, err := q.db.Query(ctx, pageListSince, arg.Since, arg.Until)
+	rows, err := q.db.Query(ctx, PageListSince, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -611,12 +722,12 @@ func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([
 	return items, nil
 }
 
-const postmortemGet = `-- name: PostmortemGet :one
+const PostmortemGet = `-- name: PostmortemGet :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE id = $1
 `
 
 func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, error) {
-	row := q.db.QueryRow(ctx, postmortemGet, id)
+	row := q.db.QueryRow(ctx, PostmortemGet, id)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -633,12 +744,12 @@ func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, e
 	return i, err
 }
 
-const postmortemGetByIncident = `-- name: PostmortemGetByIncident :one
+const PostmortemGetByIncident = `-- name: PostmortemGetByIncident :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE incident_id = $1
 `
 
 func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string) (PmPostmortem, error) {
-	row := q.db.QueryRow(ctx, postmortemGetByIncident, incidentID)
+	row := q.db.QueryRow(ctx, PostmortemGetByIncident, incidentID)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -655,7 +766,7 @@ func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string
 	return i, err
 }
 
-const postmortemInsert = `-- name: PostmortemInsert :exec
+const PostmortemInsert = `-- name: PostmortemInsert :exec
 INSERT INTO pm_postmortems (id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at)
 VALUES ($1, $2, $3, $4, $5, $6,
         $7, $8, $9, $10)
@@ -675,7 +786,7 @@ type PostmortemInsertParams struct {
 }
 
 func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertParams) error {
-	_, err := q.db.Exec(ctx, postmortemInsert,
+	_, err := q.db.Exec(ctx, PostmortemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.State,
@@ -690,7 +801,7 @@ func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertPara
 	return err
 }
 
-const postmortemUpdate = `-- name: PostmortemUpdate :execrows
+const PostmortemUpdate = `-- name: PostmortemUpdate :execrows
 UPDATE pm_postmortems
 SET state = $1, revision = $2, title = $3, sections = $4,
     updated_at = $5, published_at = $6
@@ -710,7 +821,7 @@ type PostmortemUpdateParams struct {
 
 // Only an edit based on the current revision applies.
 func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdateParams) (int64, error) {
-	result, err := q.db.Exec(ctx, postmortemUpdate,
+	result, err := q.db.Exec(ctx, PostmortemUpdate,
 		arg.State,
 		arg.Revision,
 		arg.Title,
@@ -726,7 +837,7 @@ func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdatePara
 	return result.RowsAffected(), nil
 }
 
-const revisionInsert = `-- name: RevisionInsert :exec
+const RevisionInsert = `-- name: RevisionInsert :exec
 INSERT INTO pm_revisions (postmortem_id, revision, state, title, sections, author, at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 `
@@ -742,7 +853,7 @@ type RevisionInsertParams struct {
 }
 
 func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) error {
-	_, err := q.db.Exec(ctx, revisionInsert,
+	_, err := q.db.Exec(ctx, RevisionInsert,
 		arg.PostmortemID,
 		arg.Revision,
 		arg.State,
@@ -754,12 +865,12 @@ func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) 
 	return err
 }
 
-const revisionList = `-- name: RevisionList :many
+const RevisionList = `-- name: RevisionList :many
 SELECT postmortem_id, revision, state, title, sections, author, at FROM pm_revisions WHERE postmortem_id = $1 ORDER BY revision
 `
 
 func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRevision, error) {
-	rows, err := q.db.Query(ctx, revisionList, postmortemID)
+	rows, err := q.db.Query(ctx, RevisionList, postmortemID)
 	if err != nil {
 		return nil, err
 	}
@@ -786,7 +897,7 @@ func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRe
 	return items, nil
 }
 
-const statusUpdateFeed = `-- name: StatusUpdateFeed :many
+const StatusUpdateFeed = `-- name: StatusUpdateFeed :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates
 WHERE state = 'published' AND audience = 'external'
 ORDER BY published_at DESC, id DESC
@@ -794,7 +905,7 @@ LIMIT $1
 `
 
 func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int32) ([]PmStatusUpdate, error) {
-	rows, err := q.db.Query(ctx, statusUpdateFeed, lim)
+	rows, err := q.db.Query(ctx, StatusUpdateFeed, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -826,12 +937,12 @@ func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int32) ([]PmStatusUp
 	return items, nil
 }
 
-const statusUpdateGet = `-- name: StatusUpdateGet :one
+const StatusUpdateGet = `-- name: StatusUpdateGet :one
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE id = $1
 `
 
 func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdate, error) {
-	row := q.db.QueryRow(ctx, statusUpdateGet, id)
+	row := q.db.QueryRow(ctx, StatusUpdateGet, id)
 	var i PmStatusUpdate
 	err := row.Scan(
 		&i.ID,
@@ -850,7 +961,7 @@ func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdat
 	return i, err
 }
 
-const statusUpdateInsert = `-- name: StatusUpdateInsert :exec
+const StatusUpdateInsert = `-- name: StatusUpdateInsert :exec
 INSERT INTO pm_status_updates (id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12)
@@ -872,7 +983,7 @@ type StatusUpdateInsertParams struct {
 }
 
 func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsertParams) error {
-	_, err := q.db.Exec(ctx, statusUpdateInsert,
+	_, err := q.db.Exec(ctx, StatusUpdateInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Audience,
@@ -889,12 +1000,12 @@ func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsert
 	return err
 }
 
-const statusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
+const StatusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE incident_id = $1 ORDER BY created_at, id
 `
 
 func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID string) ([]PmStatusUpdate, error) {
-	rows, err := q.db.Query(ctx, statusUpdateListByIncident, incidentID)
+	rows, err := q.db.Query(ctx, StatusUpdateListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -926,7 +1037,7 @@ func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID str
 	return items, nil
 }
 
-const statusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
+const StatusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
 UPDATE pm_status_updates
 SET state = $1, approved_by = $2, approved_at = $3, published_at = $4
 WHERE id = $5 AND state = $6
@@ -943,7 +1054,7 @@ type StatusUpdateUpdateParams struct {
 
 // Only a change from the state the caller read applies.
 func (q *Queries) StatusUpdateUpdate(ctx context.Context, arg StatusUpdateUpdateParams) (int64, error) {
-	result, err := q.db.Exec(ctx, statusUpdateUpdate,
+	result, err := q.db.Exec(ctx, StatusUpdateUpdate,
 		arg.State,
 		arg.ApprovedBy,
 		arg.ApprovedAt,

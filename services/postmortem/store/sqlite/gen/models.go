@@ -98,4 +98,5 @@ type PmTimeline struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    sql.NullString
 }

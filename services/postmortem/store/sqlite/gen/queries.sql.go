@@ -10,12 +10,12 @@ import (
 	"database/sql"
 )
 
-const actionItemGet = `-- name: ActionItemGet :one
+const ActionItemGet = `-- name: ActionItemGet :one
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items WHERE id = ?1
 `
 
 func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, error) {
-	row := q.db.QueryRowContext(ctx, actionItemGet, id)
+	row := q.db.QueryRowContext(ctx, ActionItemGet, id)
 	var i PmActionItem
 	err := row.Scan(
 		&i.ID,
@@ -33,7 +33,7 @@ func (q *Queries) ActionItemGet(ctx context.Context, id string) (PmActionItem, e
 	return i, err
 }
 
-const actionItemInsert = `-- name: ActionItemInsert :exec
+const ActionItemInsert = `-- name: ActionItemInsert :exec
 INSERT INTO pm_action_items (id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
         ?7, ?8, ?9, ?10, ?11)
@@ -54,7 +54,7 @@ type ActionItemInsertParams struct {
 }
 
 func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertParams) error {
-	_, err := q.db.ExecContext(ctx, actionItemInsert,
+	_, err := q.db.ExecContext(ctx, ActionItemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Title,
@@ -70,7 +70,7 @@ func (q *Queries) ActionItemInsert(ctx context.Context, arg ActionItemInsertPara
 	return err
 }
 
-const actionItemList = `-- name: ActionItemList :many
+const ActionItemList = `-- name: ActionItemList :many
 SELECT id, incident_id, title, owner, due, status, tracker_url, created_at, updated_at, overdue_at, paged_at FROM pm_action_items
 WHERE (CAST(?1 AS TEXT) = '' OR incident_id = ?1)
   AND (CAST(?2 AS TEXT) = '' OR status = ?2)
@@ -87,7 +87,7 @@ type ActionItemListParams struct {
 // An empty incident_id, status or due_before matches every item; a
 // due_before keeps the items due before it.
 func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) ([]PmActionItem, error) {
-	rows, err := q.db.QueryContext(ctx, actionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
+	rows, err := q.db.QueryContext(ctx, ActionItemList, arg.IncidentID, arg.Status, arg.DueBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (q *Queries) ActionItemList(ctx context.Context, arg ActionItemListParams) 
 	return items, nil
 }
 
-const actionItemUpdate = `-- name: ActionItemUpdate :exec
+const ActionItemUpdate = `-- name: ActionItemUpdate :exec
 UPDATE pm_action_items
 SET title = ?1, owner = ?2, due = ?3, status = ?4,
     tracker_url = ?5, updated_at = ?6, overdue_at = ?7,
@@ -142,7 +142,7 @@ type ActionItemUpdateParams struct {
 }
 
 func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdateParams) error {
-	_, err := q.db.ExecContext(ctx, actionItemUpdate,
+	_, err := q.db.ExecContext(ctx, ActionItemUpdate,
 		arg.Title,
 		arg.Owner,
 		arg.Due,
@@ -156,7 +156,7 @@ func (q *Queries) ActionItemUpdate(ctx context.Context, arg ActionItemUpdatePara
 	return err
 }
 
-const entryAttachAlerts = `-- name: EntryAttachAlerts :execrows
+const EntryAttachAlerts = `-- name: EntryAttachAlerts :execrows
 UPDATE pm_timeline SET incident_id = ?1
 WHERE incident_id = '' AND alert_service = ?2 AND alert_key = ?3
   AND at >= ?4
@@ -170,7 +170,7 @@ type EntryAttachAlertsParams struct {
 }
 
 func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, entryAttachAlerts,
+	result, err := q.db.ExecContext(ctx, EntryAttachAlerts,
 		arg.IncidentID,
 		arg.AlertService,
 		arg.AlertKey,
@@ -182,10 +182,22 @@ func (q *Queries) EntryAttachAlerts(ctx context.Context, arg EntryAttachAlertsPa
 	return result.RowsAffected()
 }
 
-const entryInsert = `-- name: EntryInsert :execrows
-INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key)
+const EntryCountByIncident = `-- name: EntryCountByIncident :one
+SELECT count(*) FROM pm_timeline WHERE incident_id = ?1
+`
+
+func (q *Queries) EntryCountByIncident(ctx context.Context, incidentID string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, EntryCountByIncident, incidentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const EntryInsert = `-- name: EntryInsert :execrows
+INSERT INTO pm_timeline (event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details, alert_service, alert_key, entry_json)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-        ?7, ?8, ?9, ?10, ?11, ?12)
+        ?7, ?8, ?9, ?10, ?11, ?12,
+        ?13)
 ON CONFLICT DO NOTHING
 `
 
@@ -202,10 +214,11 @@ type EntryInsertParams struct {
 	Details      string
 	AlertService string
 	AlertKey     string
+	EntryJson    sql.NullString
 }
 
 func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, entryInsert,
+	result, err := q.db.ExecContext(ctx, EntryInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.At,
@@ -218,6 +231,7 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 		arg.Details,
 		arg.AlertService,
 		arg.AlertKey,
+		arg.EntryJson,
 	)
 	if err != nil {
 		return 0, err
@@ -225,7 +239,40 @@ func (q *Queries) EntryInsert(ctx context.Context, arg EntryInsertParams) (int64
 	return result.RowsAffected()
 }
 
-const entryListByIncident = `-- name: EntryListByIncident :many
+const EntryJSONByIncident = `-- name: EntryJSONByIncident :many
+SELECT entry_json
+FROM pm_timeline
+WHERE incident_id = ?1
+ORDER BY at, event_id
+`
+
+// The default JSON timeline: each entry's rendered JSON in timeline order
+// (NULL for an entry not rendered yet). The adapter runs this text itself,
+// reading each value without copying it.
+func (q *Queries) EntryJSONByIncident(ctx context.Context, incidentID string) ([]sql.NullString, error) {
+	rows, err := q.db.QueryContext(ctx, EntryJSONByIncident, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []sql.NullString
+	for rows.Next() {
+		var entry_json sql.NullString
+		if err := rows.Scan(&entry_json); err != nil {
+			return nil, err
+		}
+		items = append(items, entry_json)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntryListByIncident = `-- name: EntryListByIncident :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary, details
 FROM pm_timeline
 WHERE incident_id = ?1
@@ -246,7 +293,7 @@ type EntryListByIncidentRow struct {
 }
 
 func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([]EntryListByIncidentRow, error) {
-	rows, err := q.db.QueryContext(ctx, entryListByIncident, incidentID)
+	rows, err := q.db.QueryContext(ctx, EntryListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +326,7 @@ func (q *Queries) EntryListByIncident(ctx context.Context, incidentID string) ([
 	return items, nil
 }
 
-const entryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
+const EntryListByIncidentBrief = `-- name: EntryListByIncidentBrief :many
 SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
 FROM pm_timeline
 WHERE incident_id = ?1
@@ -300,7 +347,7 @@ type EntryListByIncidentBriefRow struct {
 
 // The timeline without each entry's event data (the default answer).
 func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID string) ([]EntryListByIncidentBriefRow, error) {
-	rows, err := q.db.QueryContext(ctx, entryListByIncidentBrief, incidentID)
+	rows, err := q.db.QueryContext(ctx, EntryListByIncidentBrief, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +379,75 @@ func (q *Queries) EntryListByIncidentBrief(ctx context.Context, incidentID strin
 	return items, nil
 }
 
-const incidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
+const EntryListUnrendered = `-- name: EntryListUnrendered :many
+SELECT event_id, incident_id, at, type, actor_kind, actor_id, actor_name, actor_channel, summary
+FROM pm_timeline
+WHERE incident_id = ?1 AND entry_json IS NULL
+`
+
+type EntryListUnrenderedRow struct {
+	EventID      string
+	IncidentID   string
+	At           string
+	Type         string
+	ActorKind    string
+	ActorID      string
+	ActorName    string
+	ActorChannel string
+	Summary      string
+}
+
+// An incident's entries whose JSON is not rendered yet.
+func (q *Queries) EntryListUnrendered(ctx context.Context, incidentID string) ([]EntryListUnrenderedRow, error) {
+	rows, err := q.db.QueryContext(ctx, EntryListUnrendered, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EntryListUnrenderedRow
+	for rows.Next() {
+		var i EntryListUnrenderedRow
+		if err := rows.Scan(
+			&i.EventID,
+			&i.IncidentID,
+			&i.At,
+			&i.Type,
+			&i.ActorKind,
+			&i.ActorID,
+			&i.ActorName,
+			&i.ActorChannel,
+			&i.Summary,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const EntrySetJSON = `-- name: EntrySetJSON :exec
+UPDATE pm_timeline SET entry_json = ?1
+WHERE event_id = ?2 AND incident_id = ?3
+`
+
+type EntrySetJSONParams struct {
+	EntryJson  sql.NullString
+	EventID    string
+	IncidentID string
+}
+
+func (q *Queries) EntrySetJSON(ctx context.Context, arg EntrySetJSONParams) error {
+	_, err := q.db.ExecContext(ctx, EntrySetJSON, arg.EntryJson, arg.EventID, arg.IncidentID)
+	return err
+}
+
+const IncidentAlertsAdd = `-- name: IncidentAlertsAdd :exec
 UPDATE pm_incidents SET alert_count = alert_count + ?1 WHERE id = ?2
 `
 
@@ -344,11 +459,11 @@ type IncidentAlertsAddParams struct {
 // Only the alerts consumer counts alerts, and atomically, so it never
 // overwrites the events consumer's changes (nor they its count).
 func (q *Queries) IncidentAlertsAdd(ctx context.Context, arg IncidentAlertsAddParams) error {
-	_, err := q.db.ExecContext(ctx, incidentAlertsAdd, arg.N, arg.ID)
+	_, err := q.db.ExecContext(ctx, IncidentAlertsAdd, arg.N, arg.ID)
 	return err
 }
 
-const incidentAtKey = `-- name: IncidentAtKey :one
+const IncidentAtKey = `-- name: IncidentAtKey :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE service = ?1 AND dedup_key = ?2
   AND triggered_at <= ?3
@@ -368,7 +483,7 @@ type IncidentAtKeyParams struct {
 // minute after it (the alert that opens an incident is received just
 // before) and not resolved before it.
 func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (PmIncident, error) {
-	row := q.db.QueryRowContext(ctx, incidentAtKey,
+	row := q.db.QueryRowContext(ctx, IncidentAtKey,
 		arg.Service,
 		arg.DedupKey,
 		arg.OpenedBefore,
@@ -393,12 +508,12 @@ func (q *Queries) IncidentAtKey(ctx context.Context, arg IncidentAtKeyParams) (P
 	return i, err
 }
 
-const incidentGet = `-- name: IncidentGet :one
+const IncidentGet = `-- name: IncidentGet :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE id = ?1
 `
 
 func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error) {
-	row := q.db.QueryRowContext(ctx, incidentGet, id)
+	row := q.db.QueryRowContext(ctx, IncidentGet, id)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -418,12 +533,12 @@ func (q *Queries) IncidentGet(ctx context.Context, id string) (PmIncident, error
 	return i, err
 }
 
-const incidentGetByNumber = `-- name: IncidentGetByNumber :one
+const IncidentGetByNumber = `-- name: IncidentGetByNumber :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents WHERE number = ?1
 `
 
 func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmIncident, error) {
-	row := q.db.QueryRowContext(ctx, incidentGetByNumber, number)
+	row := q.db.QueryRowContext(ctx, IncidentGetByNumber, number)
 	var i PmIncident
 	err := row.Scan(
 		&i.ID,
@@ -443,7 +558,7 @@ func (q *Queries) IncidentGetByNumber(ctx context.Context, number int64) (PmInci
 	return i, err
 }
 
-const incidentInsert = `-- name: IncidentInsert :execrows
+const IncidentInsert = `-- name: IncidentInsert :execrows
 INSERT INTO pm_incidents (id, number, title, service, severity, dedup_key, status, triggered_at, alert_count)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT DO NOTHING
@@ -462,7 +577,7 @@ type IncidentInsertParams struct {
 }
 
 func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, incidentInsert,
+	result, err := q.db.ExecContext(ctx, IncidentInsert,
 		arg.ID,
 		arg.Number,
 		arg.Title,
@@ -479,7 +594,7 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 	return result.RowsAffected()
 }
 
-const incidentListTriggered = `-- name: IncidentListTriggered :many
+const IncidentListTriggered = `-- name: IncidentListTriggered :many
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE triggered_at >= ?1 AND triggered_at < ?2
 ORDER BY triggered_at, id
@@ -491,7 +606,7 @@ type IncidentListTriggeredParams struct {
 }
 
 func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTriggeredParams) ([]PmIncident, error) {
-	rows, err := q.db.QueryContext(ctx, incidentListTriggered, arg.Since, arg.Until)
+	rows, err := q.db.QueryContext(ctx, IncidentListTriggered, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +642,7 @@ func (q *Queries) IncidentListTriggered(ctx context.Context, arg IncidentListTri
 	return items, nil
 }
 
-const incidentUpdate = `-- name: IncidentUpdate :exec
+const IncidentUpdate = `-- name: IncidentUpdate :exec
 UPDATE pm_incidents
 SET title = ?1, severity = ?2, status = ?3,
     acknowledged_at = ?4, contained_at = ?5,
@@ -547,7 +662,7 @@ type IncidentUpdateParams struct {
 }
 
 func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) error {
-	_, err := q.db.ExecContext(ctx, incidentUpdate,
+	_, err := q.db.ExecContext(ctx, IncidentUpdate,
 		arg.Title,
 		arg.Severity,
 		arg.Status,
@@ -560,7 +675,7 @@ func (q *Queries) IncidentUpdate(ctx context.Context, arg IncidentUpdateParams) 
 	return err
 }
 
-const pageInsert = `-- name: PageInsert :exec
+const PageInsert = `-- name: PageInsert :exec
 INSERT INTO pm_pages (event_id, incident_id, user_id, service, severity, at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT DO NOTHING
@@ -576,7 +691,7 @@ type PageInsertParams struct {
 }
 
 func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
-	_, err := q.db.ExecContext(ctx, pageInsert,
+	_, err := q.db.ExecContext(ctx, PageInsert,
 		arg.EventID,
 		arg.IncidentID,
 		arg.UserID,
@@ -587,7 +702,7 @@ func (q *Queries) PageInsert(ctx context.Context, arg PageInsertParams) error {
 	return err
 }
 
-const pageListSince = `-- name: PageListSince :many
+const PageListSince = `-- name: PageListSince :many
 SELECT event_id, incident_id, user_id, service, severity, at FROM pm_pages WHERE at >= ?1 AND at < ?2 ORDER BY at, event_id
 `
 
@@ -597,7 +712,7 @@ type PageListSinceParams struct {
 }
 
 func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([]PmPage, error) {
-	rows, err := q.db.QueryContext(ctx, pageListSince, arg.Since, arg.Until)
+	rows, err := q.db.QueryContext(ctx, PageListSince, arg.Since, arg.Until)
 	if err != nil {
 		return nil, err
 	}
@@ -626,12 +741,12 @@ func (q *Queries) PageListSince(ctx context.Context, arg PageListSinceParams) ([
 	return items, nil
 }
 
-const postmortemGet = `-- name: PostmortemGet :one
+const PostmortemGet = `-- name: PostmortemGet :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE id = ?1
 `
 
 func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, error) {
-	row := q.db.QueryRowContext(ctx, postmortemGet, id)
+	row := q.db.QueryRowContext(ctx, PostmortemGet, id)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -648,12 +763,12 @@ func (q *Queries) PostmortemGet(ctx context.Context, id string) (PmPostmortem, e
 	return i, err
 }
 
-const postmortemGetByIncident = `-- name: PostmortemGetByIncident :one
+const PostmortemGetByIncident = `-- name: PostmortemGetByIncident :one
 SELECT id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at FROM pm_postmortems WHERE incident_id = ?1
 `
 
 func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string) (PmPostmortem, error) {
-	row := q.db.QueryRowContext(ctx, postmortemGetByIncident, incidentID)
+	row := q.db.QueryRowContext(ctx, PostmortemGetByIncident, incidentID)
 	var i PmPostmortem
 	err := row.Scan(
 		&i.ID,
@@ -670,7 +785,7 @@ func (q *Queries) PostmortemGetByIncident(ctx context.Context, incidentID string
 	return i, err
 }
 
-const postmortemInsert = `-- name: PostmortemInsert :exec
+const PostmortemInsert = `-- name: PostmortemInsert :exec
 INSERT INTO pm_postmortems (id, incident_id, state, revision, title, sections, created_by, created_at, updated_at, published_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6,
         ?7, ?8, ?9, ?10)
@@ -690,7 +805,7 @@ type PostmortemInsertParams struct {
 }
 
 func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertParams) error {
-	_, err := q.db.ExecContext(ctx, postmortemInsert,
+	_, err := q.db.ExecContext(ctx, PostmortemInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.State,
@@ -705,7 +820,7 @@ func (q *Queries) PostmortemInsert(ctx context.Context, arg PostmortemInsertPara
 	return err
 }
 
-const postmortemUpdate = `-- name: PostmortemUpdate :execrows
+const PostmortemUpdate = `-- name: PostmortemUpdate :execrows
 UPDATE pm_postmortems
 SET state = ?1, revision = ?2, title = ?3, sections = ?4,
     updated_at = ?5, published_at = ?6
@@ -725,7 +840,7 @@ type PostmortemUpdateParams struct {
 
 // Only an edit based on the current revision applies.
 func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdateParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, postmortemUpdate,
+	result, err := q.db.ExecContext(ctx, PostmortemUpdate,
 		arg.State,
 		arg.Revision,
 		arg.Title,
@@ -741,7 +856,7 @@ func (q *Queries) PostmortemUpdate(ctx context.Context, arg PostmortemUpdatePara
 	return result.RowsAffected()
 }
 
-const revisionInsert = `-- name: RevisionInsert :exec
+const RevisionInsert = `-- name: RevisionInsert :exec
 INSERT INTO pm_revisions (postmortem_id, revision, state, title, sections, author, at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 `
@@ -757,7 +872,7 @@ type RevisionInsertParams struct {
 }
 
 func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) error {
-	_, err := q.db.ExecContext(ctx, revisionInsert,
+	_, err := q.db.ExecContext(ctx, RevisionInsert,
 		arg.PostmortemID,
 		arg.Revision,
 		arg.State,
@@ -769,12 +884,12 @@ func (q *Queries) RevisionInsert(ctx context.Context, arg RevisionInsertParams) 
 	return err
 }
 
-const revisionList = `-- name: RevisionList :many
+const RevisionList = `-- name: RevisionList :many
 SELECT postmortem_id, revision, state, title, sections, author, at FROM pm_revisions WHERE postmortem_id = ?1 ORDER BY revision
 `
 
 func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRevision, error) {
-	rows, err := q.db.QueryContext(ctx, revisionList, postmortemID)
+	rows, err := q.db.QueryContext(ctx, RevisionList, postmortemID)
 	if err != nil {
 		return nil, err
 	}
@@ -804,7 +919,7 @@ func (q *Queries) RevisionList(ctx context.Context, postmortemID string) ([]PmRe
 	return items, nil
 }
 
-const statusUpdateFeed = `-- name: StatusUpdateFeed :many
+const StatusUpdateFeed = `-- name: StatusUpdateFeed :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates
 WHERE state = 'published' AND audience = 'external'
 ORDER BY published_at DESC, id DESC
@@ -812,7 +927,7 @@ LIMIT ?1
 `
 
 func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int64) ([]PmStatusUpdate, error) {
-	rows, err := q.db.QueryContext(ctx, statusUpdateFeed, lim)
+	rows, err := q.db.QueryContext(ctx, StatusUpdateFeed, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -847,12 +962,12 @@ func (q *Queries) StatusUpdateFeed(ctx context.Context, lim int64) ([]PmStatusUp
 	return items, nil
 }
 
-const statusUpdateGet = `-- name: StatusUpdateGet :one
+const StatusUpdateGet = `-- name: StatusUpdateGet :one
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE id = ?1
 `
 
 func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdate, error) {
-	row := q.db.QueryRowContext(ctx, statusUpdateGet, id)
+	row := q.db.QueryRowContext(ctx, StatusUpdateGet, id)
 	var i PmStatusUpdate
 	err := row.Scan(
 		&i.ID,
@@ -871,7 +986,7 @@ func (q *Queries) StatusUpdateGet(ctx context.Context, id string) (PmStatusUpdat
 	return i, err
 }
 
-const statusUpdateInsert = `-- name: StatusUpdateInsert :exec
+const StatusUpdateInsert = `-- name: StatusUpdateInsert :exec
 INSERT INTO pm_status_updates (id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
         ?8, ?9, ?10, ?11, ?12)
@@ -893,7 +1008,7 @@ type StatusUpdateInsertParams struct {
 }
 
 func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsertParams) error {
-	_, err := q.db.ExecContext(ctx, statusUpdateInsert,
+	_, err := q.db.ExecContext(ctx, StatusUpdateInsert,
 		arg.ID,
 		arg.IncidentID,
 		arg.Audience,
@@ -910,12 +1025,12 @@ func (q *Queries) StatusUpdateInsert(ctx context.Context, arg StatusUpdateInsert
 	return err
 }
 
-const statusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
+const StatusUpdateListByIncident = `-- name: StatusUpdateListByIncident :many
 SELECT id, incident_id, audience, status, title, body, state, drafted_by, approved_by, created_at, approved_at, published_at FROM pm_status_updates WHERE incident_id = ?1 ORDER BY created_at, id
 `
 
 func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID string) ([]PmStatusUpdate, error) {
-	rows, err := q.db.QueryContext(ctx, statusUpdateListByIncident, incidentID)
+	rows, err := q.db.QueryContext(ctx, StatusUpdateListByIncident, incidentID)
 	if err != nil {
 		return nil, err
 	}
@@ -950,7 +1065,7 @@ func (q *Queries) StatusUpdateListByIncident(ctx context.Context, incidentID str
 	return items, nil
 }
 
-const statusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
+const StatusUpdateUpdate = `-- name: StatusUpdateUpdate :execrows
 UPDATE pm_status_updates
 SET state = ?1, approved_by = ?2, approved_at = ?3, published_at = ?4
 WHERE id = ?5 AND state = ?6
@@ -967,7 +1082,7 @@ type StatusUpdateUpdateParams struct {
 
 // Only a change from the state the caller read applies.
 func (q *Queries) StatusUpdateUpdate(ctx context.Context, arg StatusUpdateUpdateParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, statusUpdateUpdate,
+	result, err := q.db.ExecContext(ctx, StatusUpdateUpdate,
 		arg.State,
 		arg.ApprovedBy,
 		arg.ApprovedAt,
