@@ -247,6 +247,9 @@ func (s *Service) apply(ctx context.Context, tx Tx, env events.Envelope) ([]func
 		return nil, nil // not about an incident
 	}
 	e.IncidentID = id
+	if err := s.joinKey(ctx, tx, env, e.At); err != nil {
+		return nil, err
+	}
 	inc, err := tx.IncidentGet(ctx, id)
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -275,6 +278,48 @@ func (s *Service) apply(ctx context.Context, tx Tx, env events.Envelope) ([]func
 		return nil, err
 	}
 	return observe, nil
+}
+
+// joinKey makes a dedup key that joined another incident (the service's
+// grouping rule put it there, or its incident was merged) that incident's:
+// its alerts waiting for an incident are attached, and its later alerts
+// find it (Tx.IncidentAtKey).
+func (s *Service) joinKey(ctx context.Context, tx Tx, env events.Envelope, at time.Time) error {
+	var service, key, into string
+	switch env.Type {
+	case events.TypeIncidentAlertGrouped:
+		var d events.IncidentAlertGrouped
+		if env.DecodeData(&d) != nil {
+			return nil
+		}
+		service, key, into = d.Service, d.DedupKey, d.IncidentID
+	case events.TypeIncidentMerged:
+		var d events.IncidentMerged
+		if env.DecodeData(&d) != nil || d.Into.IncidentID == "" {
+			return nil
+		}
+		child, err := tx.IncidentGet(ctx, d.IncidentID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		service, key, into = child.Service, child.DedupKey, d.Into.IncidentID
+	default:
+		return nil
+	}
+	if service == "" || key == "" || into == "" {
+		return nil
+	}
+	if err := tx.KeyJoin(ctx, service, key, into, at); err != nil {
+		return err
+	}
+	n, err := tx.AlertsAttach(ctx, service, key, into, at.Add(-alertLead))
+	if err != nil || n == 0 {
+		return err
+	}
+	return tx.IncidentAlertsAdd(ctx, into, n)
 }
 
 // track applies a lifecycle event to the incident projection and returns

@@ -72,7 +72,13 @@ type Tx interface {
 	// IncidentAlertsAdd adds n to an incident's alert count.
 	IncidentAlertsAdd(ctx context.Context, id string, n int64) error
 	// IncidentAtKey is the incident of (service, dedup key) open at t.
+	// The incident of its own dedup key comes first, else the one the key
+	// joined (KeyJoin).
 	IncidentAtKey(ctx context.Context, service, dedupKey string, t time.Time) (Incident, error)
+	// KeyJoin records that (service, dedup key) joined incident incidentID
+	// at t (grouped or merged): its alerts from then on are the incident's.
+	// Joining twice is a no-op.
+	KeyJoin(ctx context.Context, service, dedupKey, incidentID string, t time.Time) error
 	// EntryAdd adds a timeline entry; false when its event id is known.
 	EntryAdd(ctx context.Context, e Entry) (bool, error)
 	// AlertsAttach gives the waiting alerts of (service, dedup key)

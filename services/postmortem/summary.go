@@ -3,6 +3,7 @@ package postmortem
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -85,6 +86,19 @@ func summarize(env events.Envelope) string {
 		var d events.IncidentMerged
 		if env.DecodeData(&d) == nil {
 			return withText(fmt.Sprintf("Merged into INC-%d (%d alerts moved)", d.Into.Number, d.AlertsMoved), d.Note)
+		}
+	case events.TypeIncidentAlertGrouped:
+		var d events.IncidentAlertGrouped
+		if env.DecodeData(&d) == nil {
+			fields := make([]string, 0, len(d.Fields))
+			for _, k := range slices.Sorted(maps.Keys(d.Fields)) {
+				fields = append(fields, k+"="+d.Fields[k])
+			}
+			s := fmt.Sprintf("Alert %s joined (same %s)", d.DedupKey, strings.Join(fields, ", "))
+			if d.Summary != "" {
+				s += ": " + d.Summary
+			}
+			return s
 		}
 	case events.TypeIncidentResponder:
 		var d events.IncidentResponderAdded
@@ -276,7 +290,7 @@ var knownTypes = []string{
 	events.TypeAlertReceived, events.TypeIncidentTriggered, events.TypeIncidentAcknowledged, events.TypeIncidentResolved,
 	events.TypeIncidentReopened, events.TypeIncidentPostmortem, events.TypeIncidentClosed, events.TypeIncidentEscalated,
 	events.TypeIncidentContained, events.TypeIncidentMitigated, events.TypeIncidentNoteAdded, events.TypeIncidentSnoozed,
-	events.TypeIncidentAssigned, events.TypeIncidentSeverity, events.TypeIncidentMerged, events.TypeIncidentResponder,
+	events.TypeIncidentAssigned, events.TypeIncidentSeverity, events.TypeIncidentMerged, events.TypeIncidentResponder, events.TypeIncidentAlertGrouped,
 	events.TypeCommandRejected, events.TypePageRequested, events.TypePageSuppressed, events.TypeEscalationExhausted,
 	events.TypePostmortemCreated, events.TypePostmortemPublished, events.TypeActionItemOverdue, events.TypeActionItemPageDue, events.TypeStatusUpdatePublished,
 }

@@ -98,6 +98,35 @@ func testIncidents(t *testing.T, s postmortem.Store) {
 		}
 		return nil
 	})
+	// A key that joined the incident (grouped or merged) finds it from a
+	// minute before it joined until the incident resolved; its own
+	// incident would come first.
+	inTx(t, s, func(tx postmortem.Tx) error {
+		for range 2 { // joining twice is a no-op
+			if err := tx.KeyJoin(ctx, "checkout", "disk", "i-1", T0.Add(10*time.Minute)); err != nil {
+				return err
+			}
+		}
+		for _, c := range []struct {
+			at   time.Time
+			want bool
+		}{
+			{T0.Add(9 * time.Minute), true},
+			{T0.Add(30 * time.Minute), true},
+			{res, true},
+			{T0.Add(8 * time.Minute), false},
+			{res.Add(time.Second), false},
+		} {
+			got, err := tx.IncidentAtKey(ctx, "checkout", "disk", c.at)
+			if c.want && (err != nil || got.ID != "i-1") || !c.want && !errors.Is(err, postmortem.ErrNotFound) {
+				t.Errorf("joined key at %s: %+v %v, want found=%v", c.at, got, err, c.want)
+			}
+		}
+		if _, err := tx.IncidentAtKey(ctx, "billing", "disk", T0.Add(30*time.Minute)); !errors.Is(err, postmortem.ErrNotFound) {
+			t.Errorf("the key of another service: %v", err)
+		}
+		return nil
+	})
 	list, err := s.IncidentsTriggered(ctx, T0.Add(-time.Hour), T0.Add(time.Second))
 	if err != nil || len(list) != 1 {
 		t.Fatalf("triggered list: %+v %v", list, err)

@@ -32,6 +32,23 @@ WHERE service = sqlc.arg(service) AND dedup_key = sqlc.arg(dedup_key)
 ORDER BY triggered_at DESC
 LIMIT 1;
 
+-- name: IncidentAtJoinedKey :one
+-- The incident a dedup key joined (pm_incident_keys) open at a time: the
+-- key joined at most a minute after it, and the incident was not resolved
+-- before it.
+SELECT i.* FROM pm_incident_keys k
+JOIN pm_incidents i ON i.id = k.incident_id
+WHERE k.service = sqlc.arg(service) AND k.dedup_key = sqlc.arg(dedup_key)
+  AND k.joined_at <= sqlc.arg(opened_before)
+  AND (i.resolved_at IS NULL OR i.resolved_at >= CAST(sqlc.arg(at) AS TEXT))
+ORDER BY k.joined_at DESC
+LIMIT 1;
+
+-- name: IncidentKeyJoin :exec
+INSERT INTO pm_incident_keys (service, dedup_key, incident_id, joined_at)
+VALUES (sqlc.arg(service), sqlc.arg(dedup_key), sqlc.arg(incident_id), sqlc.arg(joined_at))
+ON CONFLICT DO NOTHING;
+
 -- name: IncidentListTriggered :many
 SELECT * FROM pm_incidents
 WHERE triggered_at >= sqlc.arg(since) AND triggered_at < sqlc.arg(until)

@@ -134,10 +134,24 @@ func (t *Tx) IncidentAtKey(ctx context.Context, service, dedupKey string, at tim
 	r, err := t.q.IncidentAtKey(ctx, gen.IncidentAtKeyParams{
 		Service: service, DedupKey: dedupKey, OpenedBefore: db.FormatTime(at.Add(time.Minute)), At: db.FormatTime(at),
 	})
+	if errors.Is(err, sql.ErrNoRows) {
+		r, err = t.q.IncidentAtJoinedKey(ctx, gen.IncidentAtJoinedKeyParams{
+			Service: service, DedupKey: dedupKey, OpenedBefore: db.FormatTime(at.Add(time.Minute)), At: db.FormatTime(at),
+		})
+	}
 	if err != nil {
 		return postmortem.Incident{}, notFound(err, "incident of %s/%s", service, dedupKey)
 	}
 	return fromIncident(r)
+}
+
+// KeyJoin implements postmortem.Tx.
+func (t *Tx) KeyJoin(ctx context.Context, service, dedupKey, incidentID string, at time.Time) error {
+	err := t.q.IncidentKeyJoin(ctx, gen.IncidentKeyJoinParams{Service: service, DedupKey: dedupKey, IncidentID: incidentID, JoinedAt: db.FormatTime(at)})
+	if err != nil {
+		return fmt.Errorf("join %s/%s to incident %s: %w", service, dedupKey, incidentID, err)
+	}
+	return nil
 }
 
 // EntryAdd implements postmortem.Tx.

@@ -40,6 +40,13 @@ type PmIncident struct {
 	AlertCount     int64
 }
 
+type PmIncidentKey struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	JoinedAt   time.Time
+}
+
 type PmPage struct {
 	EventID    string
 	IncidentID string

@@ -38,6 +38,13 @@ type PmIncident struct {
 	AlertCount     int64
 }
 
+type PmIncidentKey struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	JoinedAt   string
+}
+
 type PmPage struct {
 	EventID    string
 	IncidentID string

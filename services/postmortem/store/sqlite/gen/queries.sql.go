@@ -463,6 +463,52 @@ func (q *Queries) IncidentAlertsAdd(ctx context.Context, arg IncidentAlertsAddPa
 	return err
 }
 
+const IncidentAtJoinedKey = `-- name: IncidentAtJoinedKey :one
+SELECT i.id, i.number, i.title, i.service, i.severity, i.dedup_key, i.status, i.triggered_at, i.acknowledged_at, i.contained_at, i.mitigated_at, i.resolved_at, i.alert_count FROM pm_incident_keys k
+JOIN pm_incidents i ON i.id = k.incident_id
+WHERE k.service = ?1 AND k.dedup_key = ?2
+  AND k.joined_at <= ?3
+  AND (i.resolved_at IS NULL OR i.resolved_at >= CAST(?4 AS TEXT))
+ORDER BY k.joined_at DESC
+LIMIT 1
+`
+
+type IncidentAtJoinedKeyParams struct {
+	Service      string
+	DedupKey     string
+	OpenedBefore string
+	At           string
+}
+
+// The incident a dedup key joined (pm_incident_keys) open at a time: the
+// key joined at most a minute after it, and the incident was not resolved
+// before it.
+func (q *Queries) IncidentAtJoinedKey(ctx context.Context, arg IncidentAtJoinedKeyParams) (PmIncident, error) {
+	row := q.db.QueryRowContext(ctx, IncidentAtJoinedKey,
+		arg.Service,
+		arg.DedupKey,
+		arg.OpenedBefore,
+		arg.At,
+	)
+	var i PmIncident
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Title,
+		&i.Service,
+		&i.Severity,
+		&i.DedupKey,
+		&i.Status,
+		&i.TriggeredAt,
+		&i.AcknowledgedAt,
+		&i.ContainedAt,
+		&i.MitigatedAt,
+		&i.ResolvedAt,
+		&i.AlertCount,
+	)
+	return i, err
+}
+
 const IncidentAtKey = `-- name: IncidentAtKey :one
 SELECT id, number, title, service, severity, dedup_key, status, triggered_at, acknowledged_at, contained_at, mitigated_at, resolved_at, alert_count FROM pm_incidents
 WHERE service = ?1 AND dedup_key = ?2
@@ -592,6 +638,29 @@ func (q *Queries) IncidentInsert(ctx context.Context, arg IncidentInsertParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const IncidentKeyJoin = `-- name: IncidentKeyJoin :exec
+INSERT INTO pm_incident_keys (service, dedup_key, incident_id, joined_at)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT DO NOTHING
+`
+
+type IncidentKeyJoinParams struct {
+	Service    string
+	DedupKey   string
+	IncidentID string
+	JoinedAt   string
+}
+
+func (q *Queries) IncidentKeyJoin(ctx context.Context, arg IncidentKeyJoinParams) error {
+	_, err := q.db.ExecContext(ctx, IncidentKeyJoin,
+		arg.Service,
+		arg.DedupKey,
+		arg.IncidentID,
+		arg.JoinedAt,
+	)
+	return err
 }
 
 const IncidentListTriggered = `-- name: IncidentListTriggered :many
