@@ -355,33 +355,36 @@ func ingestLoad(ctx context.Context, js jetstream.JetStream, n, keys int) (resul
 	}
 	start := time.Now()
 	// Producers keep up to window publishes in flight, as a client with
-	// PublishAsyncMaxPending would.
+	// PublishAsyncMaxPending would: a sliding window, each acknowledgement
+	// making room for the next publish (not a window sent and then waited
+	// for as a whole).
 	const window = 8192
+	inflight := make(chan jetstream.PubAckFuture, window)
 	var failed int64
-	futures := make([]jetstream.PubAckFuture, 0, window)
-	wait := func() {
-		for _, f := range futures {
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for f := range inflight {
 			select {
 			case <-f.Ok():
 			case <-f.Err():
 				failed++
 			}
 		}
-		futures = futures[:0]
-	}
+	}()
 	for i := range n {
 		k := i % keys
 		data := fmt.Sprintf(`{"dedup_key":"i-%d","summary":"ingest alert %d","severity":"warning"}`, k, k)
 		f, err := js.PublishAsync("fb.ingest.bench-ingest", []byte(data), jetstream.WithMsgID("bench-ingest-"+strconv.Itoa(i)))
 		if err != nil {
+			close(inflight)
+			<-collected
 			return result{}, 0, err
 		}
-		futures = append(futures, f)
-		if len(futures) == window {
-			wait()
-		}
+		inflight <- f
 	}
-	wait()
+	close(inflight)
+	<-collected
 	r := result{name: "NATS ingest fb.ingest.<service> (async publish, JetStream ack)", accepted: int64(n) - failed, failed: failed, elapsed: time.Since(start)}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
