@@ -7,8 +7,10 @@
 // It keeps state (channels, messages, topics, members, users), records every
 // call for assertions and can be told to fail. It checks what Slack checks
 // where firebreak depends on it (token, channel and user ids, channel names,
-// unknown message ts) and nothing more: scopes, not_in_channel and paging are
-// not modelled.
+// unknown message ts, conversations.history taking ids only) and nothing
+// more: scopes, not_in_channel and paging are not modelled. Messages keep
+// their metadata, which conversations.history returns with
+// include_all_metadata.
 package slackfake
 
 import (
@@ -108,6 +110,9 @@ type Message struct {
 	// Ephemeral messages are shown to one user (EphemeralTo) and never updated.
 	Ephemeral   bool
 	EphemeralTo string
+	// Metadata is the message metadata as sent (chat.postMessage's
+	// metadata: event_type and event_payload), nil for none.
+	Metadata json.RawMessage
 }
 
 // Call is one request the fake received.
@@ -437,6 +442,9 @@ var handlers = map[string]handler{
 	"chat.update":            (*Server).update,
 	"chat.postEphemeral":     (*Server).postEphemeral,
 	"conversations.create":   (*Server).create,
+	"conversations.history":  (*Server).history,
+	"conversations.list":     (*Server).list,
+	"conversations.open":     (*Server).open,
 	"conversations.invite":   (*Server).invite,
 	"conversations.setTopic": (*Server).setTopic,
 	"users.info":             (*Server).userInfo,
@@ -468,6 +476,16 @@ func (s *Server) postMessage(p url.Values) (map[string]any, string) {
 	}
 	if m.ThreadTS != "" && findMessage(s.messages[c.ID], m.ThreadTS) == nil {
 		return nil, "thread_not_found"
+	}
+	if meta := p.Get("metadata"); meta != "" {
+		var md struct {
+			EventType    string         `json:"event_type"`
+			EventPayload map[string]any `json:"event_payload"`
+		}
+		if json.Unmarshal([]byte(meta), &md) != nil || md.EventType == "" {
+			return nil, "invalid_metadata_format"
+		}
+		m.Metadata = json.RawMessage(meta)
 	}
 	m.TS = s.nextTS()
 	s.messages[c.ID] = append(s.messages[c.ID], m)
@@ -546,6 +564,79 @@ func setContent(m *Message, p url.Values, isNew bool) string {
 		return "no_text"
 	}
 	return ""
+}
+
+// history answers conversations.history: a conversation (by id, as Slack
+// wants; a name is channel_not_found) newest message first, without
+// ephemeral ones, limit at most 999 (default 100), with each message's
+// metadata when include_all_metadata is set. Paging is not offered:
+// has_more says whether messages were left out.
+func (s *Server) history(p url.Values) (map[string]any, string) {
+	id := p.Get("channel")
+	c := s.findChannel(id)
+	if c == nil || c.ID != id {
+		return nil, "channel_not_found"
+	}
+	limit := 100
+	if v := p.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 999 {
+			return nil, "invalid_limit"
+		}
+		limit = n
+	}
+	withMeta := p.Get("include_all_metadata") == "1" || p.Get("include_all_metadata") == "true"
+	msgs := s.messages[c.ID]
+	out := []map[string]any{}
+	more := false
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Ephemeral {
+			continue
+		}
+		if len(out) == limit {
+			more = true
+			break
+		}
+		j := s.messageJSON(m)
+		if withMeta && m.Metadata != nil {
+			j["metadata"] = m.Metadata
+		}
+		out = append(out, j)
+	}
+	return map[string]any{"messages": out, "has_more": more}, ""
+}
+
+// list answers conversations.list with every channel (no paging).
+func (s *Server) list(url.Values) (map[string]any, string) {
+	out := []map[string]any{}
+	for _, c := range s.channels {
+		if !strings.HasPrefix(c.ID, "D") {
+			out = append(out, s.channelJSON(c))
+		}
+	}
+	return map[string]any{"channels": out, "response_metadata": map[string]any{"next_cursor": ""}}, ""
+}
+
+// open answers conversations.open for one user: the direct-message
+// conversation with the bot, created on first use.
+func (s *Server) open(p url.Values) (map[string]any, string) {
+	users := strings.Split(p.Get("users"), ",")
+	if len(users) != 1 || users[0] == "" {
+		return nil, "invalid_arguments"
+	}
+	if s.findUser(users[0]) == nil {
+		return nil, "user_not_found"
+	}
+	for _, c := range s.channels {
+		if strings.HasPrefix(c.ID, "D") && slices.Contains(c.Members, users[0]) {
+			return map[string]any{"channel": map[string]any{"id": c.ID, "is_im": true, "user": users[0]}}, ""
+		}
+	}
+	c := &Channel{ID: fmt.Sprintf("D%08X", len(s.channels)+1), Created: s.cfg.Now(), Creator: s.cfg.BotUserID,
+		Members: []string{s.cfg.BotUserID, users[0]}}
+	s.channels = append(s.channels, c)
+	return map[string]any{"channel": map[string]any{"id": c.ID, "is_im": true, "user": users[0]}}, ""
 }
 
 func (s *Server) messageJSON(m *Message) map[string]any {

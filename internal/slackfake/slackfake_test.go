@@ -372,3 +372,58 @@ func TestWaitFor(t *testing.T) {
 		t.Errorf("%d messages, want 3", n)
 	}
 }
+
+// TestHistoryListOpen: conversations.history gives a conversation's
+// messages newest first (by id only, ephemeral ones left out), with their
+// metadata on request; conversations.list names the channels;
+// conversations.open gives one direct-message conversation per user.
+func TestHistoryListOpen(t *testing.T) {
+	t.Parallel()
+	fake, api := newClient(t)
+	ctx := context.Background()
+	ops := fake.AddChannel("ops")
+	alice := fake.AddUser(slackfake.User{Name: "alice"})
+	meta := slack.SlackMetadata{EventType: "firebreak_page", EventPayload: map[string]any{"delivery_key": "k1"}}
+	if _, _, err := api.PostMessageContext(ctx, "#ops", slack.MsgOptionText("first", false), slack.MsgOptionMetadata(meta)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, ops, slack.MsgOptionText("second", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.InviteUsersToConversationContext(ctx, ops, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.PostEphemeralContext(ctx, ops, alice.ID, slack.MsgOptionText("only you", false)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ops, IncludeAllMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Messages) != 2 || h.Messages[0].Text != "second" || h.Messages[1].Text != "first" ||
+		h.Messages[1].Metadata.EventType != "firebreak_page" || h.Messages[1].Metadata.EventPayload["delivery_key"] != "k1" {
+		t.Fatalf("history %+v", h.Messages)
+	}
+	h, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ops, Limit: 1})
+	if err != nil || len(h.Messages) != 1 || !h.HasMore || h.Messages[0].Metadata.EventType != "" {
+		t.Fatalf("history limit 1 without metadata: %+v %v", h, err)
+	}
+	if _, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "#ops"}); slackErr(err) != "channel_not_found" {
+		t.Fatalf("history by name: %v", err)
+	}
+	chans, _, err := api.GetConversationsContext(ctx, &slack.GetConversationsParameters{})
+	if err != nil || len(chans) != 1 || chans[0].ID != ops || chans[0].Name != "ops" {
+		t.Fatalf("list %+v %v", chans, err)
+	}
+	ch1, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{alice.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch2, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{alice.ID}})
+	if err != nil || ch1.ID != ch2.ID || ch1.ID[0] != 'D' {
+		t.Fatalf("open twice: %s %s %v", ch1.ID, ch2.ID, err)
+	}
+	if _, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{"U404"}}); slackErr(err) != "user_not_found" {
+		t.Fatalf("open for an unknown user: %v", err)
+	}
+}

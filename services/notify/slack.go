@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -63,14 +64,81 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 	default:
 		return Permanent(errors.New("slack page without a channel or user"))
 	}
+	if m.Attempt > 1 && s.posted(ctx, channel, m.Key) {
+		return nil // an earlier attempt got through; its answer was lost
+	}
 	_, _, err := s.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(text, false),
 		slack.MsgOptionBlocks(slackBlocks(m, text)...),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: PageMetadataType, EventPayload: map[string]any{"delivery_key": m.Key}}),
 	)
 	if err != nil {
 		return slackError("chat.postMessage", err)
 	}
 	return nil
+}
+
+// PageMetadataType is the event_type of the message metadata each Slack
+// page carries; its event_payload holds the delivery key.
+const PageMetadataType = "firebreak_page"
+
+// historyDepth is how many of a conversation's latest messages a retry
+// looks through for an earlier attempt of the same page.
+const historyDepth = 200
+
+// slackID is the shape of a conversation id (a name is anything else).
+var slackID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+
+// posted reports whether an earlier attempt of delivery key already
+// posted to channel: Slack has no idempotency key, so when an attempt
+// ended without an answer (a timeout, a 5xx after Slack had accepted, a
+// process killed before it recorded the outcome), the retry first looks
+// for a message carrying the key in its metadata among the conversation's
+// latest messages. If it cannot look (no channels:history scope, an error)
+// it reports false: paging errs on the side of sending again.
+func (s *Slack) posted(ctx context.Context, channel, key string) bool {
+	id, ok := s.conversationID(ctx, channel)
+	if !ok {
+		return false
+	}
+	h, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: id, Limit: historyDepth, IncludeAllMetadata: true,
+	})
+	if err != nil {
+		return false
+	}
+	for _, msg := range h.Messages {
+		if msg.Metadata.EventType == PageMetadataType && msg.Metadata.EventPayload["delivery_key"] == key {
+			return true
+		}
+	}
+	return false
+}
+
+// conversationID returns the id of channel, an id or a channel name
+// ("#ops" or "ops"), which conversations.history needs.
+func (s *Slack) conversationID(ctx context.Context, channel string) (string, bool) {
+	if slackID.MatchString(channel) {
+		return channel, true
+	}
+	name := strings.TrimPrefix(channel, "#")
+	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true, Limit: 1000}
+	for range 20 {
+		chans, cursor, err := s.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return "", false
+		}
+		for _, c := range chans {
+			if c.Name == name {
+				return c.ID, true
+			}
+		}
+		if cursor == "" {
+			break
+		}
+		params.Cursor = cursor
+	}
+	return "", false
 }
 
 func slackBlocks(m Message, text string) []slack.Block {

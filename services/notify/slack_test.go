@@ -105,3 +105,72 @@ func mustChannel(t *testing.T, fake *slackfake.Server, name string) string {
 	}
 	return c.ID
 }
+
+// TestSlackRetryFindsEarlierPost: each page carries its delivery key in
+// the message metadata; a retry whose earlier attempt got through (its
+// answer lost) finds that message, by channel id or by name, and posts
+// nothing more. A retry that cannot look posts again.
+func TestSlackRetryFindsEarlierPost(t *testing.T) {
+	t.Parallel()
+	fake := slackfake.New(t, slackfake.Config{})
+	dm := notifytest.NewSlackDM(t, fake)
+	alice := fake.AddUser(slackfake.User{Name: "alice", Email: "alice@example.com"})
+	ops := fake.AddChannel("ops")
+	sl := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(dm.APIURL)), "")
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name    string
+		page    events.PageRequested
+		channel func() string
+	}{
+		{"by name", events.PageRequested{Channel: "#ops"}, func() string { return ops }},
+		{"by id", events.PageRequested{Channel: ops}, func() string { return ops }},
+		{"direct message", events.PageRequested{User: "alice", ContactMethod: &events.PageContact{Name: "slack", Type: "slack", Address: alice.ID}},
+			func() string { return dm.Channel(alice.ID) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := slackMessage(tc.page)
+			m.Key = "key-" + tc.name
+			if err := sl.Send(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			before := len(fake.Messages(tc.channel()))
+			last, _ := fake.LastMessage(tc.channel(), "")
+			if !strings.Contains(string(last.Metadata), `"delivery_key":"key-`+tc.name+`"`) {
+				t.Fatalf("metadata %s", last.Metadata)
+			}
+			m.Attempt = 2
+			if err := sl.Send(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(fake.Messages(tc.channel())); n != before {
+				t.Fatalf("the retry posted again: %d messages, want %d", n, before)
+			}
+			other := m
+			other.Key = "another-" + tc.name
+			if err := sl.Send(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(fake.Messages(tc.channel())); n != before+1 {
+				t.Fatalf("a retry of another page: %d messages, want %d", n, before+1)
+			}
+		})
+	}
+	t.Run("cannot look", func(t *testing.T) {
+		m := slackMessage(events.PageRequested{Channel: ops})
+		m.Key = "no-history"
+		if err := sl.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		before := len(fake.Messages(ops))
+		fake.FailNext("conversations.history", "missing_scope")
+		m.Attempt = 3
+		if err := sl.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(fake.Messages(ops)); n != before+1 {
+			t.Fatalf("%d messages, want %d: without history the page is sent again", n, before+1)
+		}
+	})
+}
