@@ -78,8 +78,11 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 	// write transactions on PostgreSQL would otherwise lose an update).
 	unlock := s.lock(ev.IncidentID)
 	defer unlock()
+	var first, claimed bool
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		first, err := tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)
+		var err error
+		first, claimed = false, false
+		first, err = tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)
 		if err != nil || !first {
 			return err
 		}
@@ -113,14 +116,24 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 				return err
 			}
 			// One channel per incident: the dedup key is the incident's.
-			return tx.EffectAdd(ctx, Effect{IncidentID: inc.ID, Kind: EffectChannel, DedupKey: "channel:" + inc.ID, Text: invite, CreatedAt: now})
+			if err := tx.EffectAdd(ctx, Effect{IncidentID: inc.ID, Kind: EffectChannel, DedupKey: "channel:" + inc.ID, Text: invite, CreatedAt: now}); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
-	if err != nil {
+		// The lease to perform them, in the same write.
+		claimed, err = tx.FlushClaim(ctx, inc.ID, s.owner, now.Add(flushLease))
 		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case first && !claimed:
+		// Another replica holds the lease; it finds these effects after
+		// giving it up.
+		return nil
 	}
-	return s.flushLocked(ctx, ev.IncidentID)
+	// A redelivered event (not first) retries the effects still pending.
+	return s.flushLocked(ctx, ev.IncidentID, claimed)
 }
 
 // responders are the Slack users to invite into a new incident channel:
