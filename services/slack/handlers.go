@@ -18,7 +18,7 @@ import (
 // keep the messages current) and command.rejected (to tell Slack users).
 func (s *Service) Register(r *bus.Router) error {
 	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait,
+		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait, Workers: s.cfg.Workers,
 		FilterSubjects: []string{events.SubjectEvtPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleIncidentEvent(ctx, env))

@@ -66,7 +66,8 @@ type Config struct {
 	// OnCommit is called after a transaction wrote to the outbox (the
 	// relay's Notify).
 	OnCommit func()
-	// Workers process interactions and slash commands. Default 32.
+	// Workers process interactions and slash commands; as many incident
+	// events are handled at once. Default 32.
 	Workers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
