@@ -92,7 +92,8 @@ type Service struct {
 	locks   map[string]*incidentLock
 	owner   string
 
-	jobs chan job
+	jobs   chan job
+	issues issueQueue
 }
 
 type incidentLock struct {
