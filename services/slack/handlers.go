@@ -79,7 +79,7 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 	unlock := s.lock(ev.IncidentID)
 	defer unlock()
 	var first, claimed bool
-	err := s.store.InTx(ctx, func(tx Tx) error {
+	err := s.inSharedTx(ctx, false, func(tx Tx) error {
 		var err error
 		first, claimed = false, false
 		first, err = tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)

@@ -182,114 +182,21 @@ func (s *Service) HandleAction(ctx context.Context, cb slackapi.InteractionCallb
 }
 
 // issue records a command issued for a Slack user and writes it to the
-// outbox, in one transaction. Commands issued at the same time share it
-// (see commitIssued).
+// outbox, in one transaction (shared with whatever else is written at the
+// same time, see inSharedTx).
 func (s *Service) issue(ctx context.Context, req Request, actor events.Actor, typ, incidentID string, data any) error {
 	env, err := events.New(typ, Name, incidentID, actor, data, events.At(s.now()))
 	if err != nil {
 		return err
 	}
-	return s.commitIssued(ctx, issued{
-		cmd: IssuedCommand{CommandID: env.ID, SlackUserID: req.UserID, Channel: req.ChannelID, IncidentID: incidentID, CreatedAt: s.now()},
-		env: env,
+	c := IssuedCommand{CommandID: env.ID, SlackUserID: req.UserID, Channel: req.ChannelID, IncidentID: incidentID, CreatedAt: s.now()}
+	return s.inSharedTx(ctx, true, func(tx Tx) error {
+		if err := tx.CommandAdd(ctx, c); err != nil {
+			return err
+		}
+		return tx.Emit(ctx, env)
 	})
 }
-
-// issued is a command waiting to be committed.
-type issued struct {
-	ctx  context.Context
-	cmd  IssuedCommand
-	env  events.Envelope
-	done chan error
-}
-
-// issueQueue gathers commands issued while a transaction is being
-// written, for the next one: a burst of clicks costs a few transactions
-// instead of one each (SQLite has one writer).
-type issueQueue struct {
-	mu      sync.Mutex
-	pending []issued
-	writing bool
-}
-
-// commitIssued commits c, together with the commands issued meanwhile.
-// With no transaction being written, the caller writes one; otherwise c
-// waits for the next one, written as soon as the current one is done.
-// Should a shared transaction fail, each of its commands is retried alone,
-// so one bad command fails only its own click.
-func (s *Service) commitIssued(ctx context.Context, c issued) error {
-	c.ctx, c.done = ctx, make(chan error, 1)
-	q := &s.issues
-	q.mu.Lock()
-	q.pending = append(q.pending, c)
-	if !q.writing {
-		q.writing = true
-		q.mu.Unlock()
-		s.writeIssuedPending()
-	} else {
-		q.mu.Unlock()
-	}
-	return <-c.done
-}
-
-// writeIssuedPending writes the pending commands; commands issued while it
-// wrote are written by a goroutine of their own, so the caller is not held
-// up by a burst of later clicks.
-func (s *Service) writeIssuedPending() {
-	q := &s.issues
-	q.mu.Lock()
-	batch := q.pending
-	q.pending = nil
-	q.mu.Unlock()
-	s.writeIssued(batch)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.pending) == 0 {
-		q.writing = false
-		return
-	}
-	go s.writeIssuedPending()
-}
-
-// writeIssued commits batch and tells each caller the outcome.
-func (s *Service) writeIssued(batch []issued) {
-	write := func(ctx context.Context, cs []issued) error {
-		err := s.store.InTx(ctx, func(tx Tx) error {
-			for _, c := range cs {
-				if err := tx.CommandAdd(ctx, c.cmd); err != nil {
-					return err
-				}
-				if err := tx.Emit(ctx, c.env); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			s.cfg.OnCommit()
-		}
-		return err
-	}
-	if len(batch) > 1 {
-		// Not cut short by one caller's context: the others wait for it.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), issueTimeout)
-		err := write(ctx, batch)
-		cancel()
-		if err == nil {
-			for _, c := range batch {
-				c.done <- nil
-			}
-			return
-		}
-		s.log.Warn("slack: issuing commands together failed; issuing each alone", "commands", len(batch), "err", err)
-	}
-	for _, c := range batch {
-		c.done <- write(c.ctx, []issued{c})
-	}
-}
-
-// issueTimeout bounds writing a shared transaction of issued commands.
-const issueTimeout = 10 * time.Second
 
 // Identity errors.
 var (

@@ -92,8 +92,8 @@ type Service struct {
 	locks   map[string]*incidentLock
 	owner   string
 
-	jobs   chan job
-	issues issueQueue
+	jobs chan job
+	txs  txQueue
 }
 
 type incidentLock struct {
@@ -274,7 +274,10 @@ func (s *Service) flushLocked(ctx context.Context, incidentID string, claimed bo
 		cancel()
 		// What Slack accepted is deleted, and the lease given up, in one
 		// write.
-		if rerr := s.store.FlushDone(context.WithoutCancel(ctx), incidentID, s.owner, done); err == nil {
+		dctx := context.WithoutCancel(ctx)
+		if rerr := s.inSharedTx(dctx, false, func(tx Tx) error {
+			return tx.FlushDone(dctx, incidentID, s.owner, done)
+		}); err == nil {
 			err = rerr
 		}
 		if err != nil {

@@ -117,10 +117,6 @@ type Store interface {
 	FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error)
 	// FlushRelease gives owner's lease up.
 	FlushRelease(ctx context.Context, incidentID, owner string) error
-	// FlushDone deletes the performed effects done (seqs; unknown ones
-	// are ignored) and gives owner's lease on the incident up, in one
-	// transaction.
-	FlushDone(ctx context.Context, incidentID, owner string, done []int64) error
 	UserGet(ctx context.Context, slackUserID string) (UserLink, error)
 	// UserByFirebreakID finds the Slack user most recently linked to a
 	// firebreak user.
@@ -146,6 +142,9 @@ type Tx interface {
 	// FlushClaim is Store.FlushClaim within the transaction: an event's
 	// effects and the lease to perform them commit together.
 	FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error)
+	// FlushDone deletes the performed effects done (seqs; unknown ones
+	// are ignored) and gives owner's lease on the incident up.
+	FlushDone(ctx context.Context, incidentID, owner string, done []int64) error
 }
 
 // IsNotFound reports whether err is ErrNotFound.

@@ -197,14 +197,18 @@ func Run(t *testing.T, open func(t *testing.T) slack.Store) {
 			t.Fatalf("effects: %+v %v", got, err)
 		}
 		// Not r1's lease: the deletes happen, the lease stays.
-		must(t, s.FlushDone(ctx, "a", "r1", []int64{got[0].Seq, 999999}))
+		done := func(owner string, seqs ...int64) {
+			t.Helper()
+			must(t, s.InTx(ctx, func(tx slack.Tx) error { return tx.FlushDone(ctx, "a", owner, seqs) }))
+		}
+		done("r1", got[0].Seq, 999999)
 		if left, _ := s.Effects(ctx, "a"); len(left) != 1 || left[0].Seq != got[1].Seq {
 			t.Fatalf("after FlushDone of the first: %+v", left)
 		}
 		if ok, _ := s.FlushClaim(ctx, "a", "r1", later); ok {
 			t.Fatal("FlushDone released another owner's lease")
 		}
-		must(t, s.FlushDone(ctx, "a", "r2", []int64{got[1].Seq}))
+		done("r2", got[1].Seq)
 		if left, _ := s.Effects(ctx, "a"); len(left) != 0 {
 			t.Fatalf("after FlushDone: %+v", left)
 		}

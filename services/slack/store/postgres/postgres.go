@@ -139,19 +139,6 @@ func flushClaim(ctx context.Context, q *gen.Queries, incidentID, owner string, u
 	return n == 1, err
 }
 
-// FlushDone implements slack.Store.
-func (s *Store) FlushDone(ctx context.Context, incidentID, owner string, done []int64) error {
-	return db.InPgTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		for _, seq := range done {
-			if err := q.SlackEffectDelete(ctx, seq); err != nil {
-				return err
-			}
-		}
-		return q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
-	})
-}
-
 // FlushRelease implements slack.Store.
 func (s *Store) FlushRelease(ctx context.Context, incidentID, owner string) error {
 	return s.q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
@@ -218,4 +205,13 @@ func (t *txn) Emit(ctx context.Context, envs ...events.Envelope) error {
 
 func (t *txn) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
 	return flushClaim(ctx, t.q, incidentID, owner, until, t.now())
+}
+
+func (t *txn) FlushDone(ctx context.Context, incidentID, owner string, done []int64) error {
+	for _, seq := range done {
+		if err := t.q.SlackEffectDelete(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return t.q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
 }

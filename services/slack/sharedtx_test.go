@@ -111,9 +111,9 @@ func TestIssuedCommandsShareTransactions(t *testing.T) {
 		})
 	}
 	for {
-		svc.issues.mu.Lock()
-		waiting := len(svc.issues.pending)
-		svc.issues.mu.Unlock()
+		svc.txs.mu.Lock()
+		waiting := len(svc.txs.pending)
+		svc.txs.mu.Unlock()
 		if waiting == n {
 			break
 		}
@@ -162,9 +162,9 @@ func TestIssuedCommandsShareTransactions(t *testing.T) {
 		})
 	}
 	for {
-		svc.issues.mu.Lock()
-		waiting := len(svc.issues.pending)
-		svc.issues.mu.Unlock()
+		svc.txs.mu.Lock()
+		waiting := len(svc.txs.pending)
+		svc.txs.mu.Unlock()
 		if waiting == n {
 			break
 		}
