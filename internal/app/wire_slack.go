@@ -20,7 +20,7 @@ import (
 
 // slackWorkers is how many interactions, and how many incident events, the
 // slack service handles at once.
-const slackWorkers = 32
+const slackWorkers = 64
 
 // wireSlack builds the Slack app: its store and outbox relay (commands it
 // issues), its consumers, its endpoints and its workers. Without a bot
