@@ -120,7 +120,12 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 				return err
 			}
 		}
-		// The lease to perform them, in the same write.
+		// The lease to perform them, in the same write. When another
+		// replica holds it, these effects are still not left behind: its
+		// release (FlushDone) is ordered after this transaction (SQLite has
+		// one writer; on PostgreSQL the claim's upsert locks the lease row
+		// even when it does not take it), and the holder looks for effects
+		// again after releasing.
 		claimed, err = tx.FlushClaim(ctx, inc.ID, s.owner, now.Add(flushLease))
 		return err
 	})
