@@ -70,7 +70,7 @@ func BenchmarkSlackClickToUpdate(b *testing.B) {
 	const n = 100
 	h := startSlack(b, true)
 	ctx := context.Background()
-	var lat, cmdLat, evtLat []time.Duration
+	var lat, answerLat, cmdLat, evtLat []time.Duration
 	// Where the time goes: when the command and the event are on the bus.
 	var (
 		stageMu sync.Mutex
@@ -144,9 +144,13 @@ func BenchmarkSlackClickToUpdate(b *testing.B) {
 				mu.Lock()
 				sent[c.ts] = time.Now()
 				mu.Unlock()
+				t0 := time.Now()
 				if status, body := postSigned(b, h.HTTPURL(), "/slack/interactions", c.body, hdr); status != http.StatusOK {
 					b.Errorf("click: %d %s", status, body)
 				}
+				mu.Lock()
+				answerLat = append(answerLat, time.Since(t0))
+				mu.Unlock()
 			}()
 		}
 		wg.Wait()
@@ -183,8 +187,12 @@ func BenchmarkSlackClickToUpdate(b *testing.B) {
 	base := slackBaseline(b, h.fake, n)
 	b.ReportMetric(ms(pct(lat, 50)), "p50-ms")
 	b.ReportMetric(ms(pct(lat, 99)), "p99-ms")
+	b.ReportMetric(ms(pct(answerLat, 50)), "answer-p50-ms")
+	b.ReportMetric(ms(pct(answerLat, 99)), "answer-p99-ms")
 	b.ReportMetric(ms(pct(cmdLat, 50)), "command-p50-ms")
+	b.ReportMetric(ms(pct(cmdLat, 99)), "command-p99-ms")
 	b.ReportMetric(ms(pct(evtLat, 50)), "event-p50-ms")
+	b.ReportMetric(ms(pct(evtLat, 99)), "event-p99-ms")
 	b.ReportMetric(ms(pct(base, 50)), "baseline-p50-ms")
 	b.ReportMetric(ms(pct(base, 99)), "baseline-p99-ms")
 	b.ReportMetric(0, "ns/op")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	slackapi "github.com/slack-go/slack"
@@ -16,6 +17,10 @@ import (
 	slackpg "github.com/firebreak-dev/firebreak/services/slack/store/postgres"
 	slacksqlite "github.com/firebreak-dev/firebreak/services/slack/store/sqlite"
 )
+
+// slackWorkers is how many interactions, and how many incident events, the
+// slack service handles at once.
+const slackWorkers = 64
 
 // wireSlack builds the Slack app: its store and outbox relay (commands it
 // issues), its consumers, its endpoints and its workers. Without a bot
@@ -49,7 +54,12 @@ func (a *App) wireSlack(ctx context.Context, log *slog.Logger) error {
 	relay := bus.NewRelay(a.js, outbox, log, bus.RelayConfig{})
 	a.relays = append(a.relays, relay)
 
-	opts := []slackapi.Option{}
+	// Slack calls come from many workers at once; net/http's default
+	// keeps only 2 idle connections per host, so the rest would open (and
+	// for slack.com, TLS-handshake) a connection per call.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = slackWorkers
+	opts := []slackapi.Option{slackapi.OptionHTTPClient(&http.Client{Transport: tr})}
 	if sc.APIURL != "" {
 		u := sc.APIURL
 		if !strings.HasSuffix(u, "/") {
@@ -75,7 +85,7 @@ func (a *App) wireSlack(ctx context.Context, log *slog.Logger) error {
 	}
 	svc, err := slack.New(store, api, dir, log, slack.Config{
 		Channel: channel, ChannelSeverities: sc.ChannelSeverities, AutoProvision: sc.AutoProvision,
-		BaseURL: baseURL, AckWait: a.cfg.AckWait, OnCommit: relay.Notify, Now: a.cfg.Now,
+		BaseURL: baseURL, AckWait: a.cfg.AckWait, OnCommit: relay.Notify, Now: a.cfg.Now, Workers: slackWorkers,
 	})
 	if err != nil {
 		return err

@@ -13,8 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -143,8 +146,15 @@ func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, set string) error 
 }
 
 // InTx runs fn in a database/sql transaction (IMMEDIATE on SQLite), committing
-// when fn returns nil and rolling back otherwise.
+// when fn returns nil and rolling back otherwise. Transactions of one *sql.DB
+// take turns in the process (see WriteLock); fn must not start another
+// transaction on d.
 func InTx(ctx context.Context, d *sql.DB, fn func(*sql.Tx) error) error {
+	unlock, err := WriteLock(ctx, d)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer unlock()
 	tx, err := d.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -178,4 +188,32 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
 	}
 	return t.UTC(), nil
+}
+
+// writeGates holds one gate per SQLite database (*sql.DB) in the process,
+// keyed weakly: a gate goes when its database is collected.
+var writeGates sync.Map // weak.Pointer[sql.DB] → chan struct{} (capacity 1)
+
+// WriteLock waits for d's turn to write and returns the func that ends it.
+// SQLite has one writer at a time; writers of one process that meet on its
+// lock back off in sleeps of 1 to 100 ms (the busy handler), which under a
+// burst costs far more than waiting in line here. InTx takes the turn
+// itself; a store takes it around its single-statement writes. Waiting ends
+// early, with ctx's error, when ctx ends.
+func WriteLock(ctx context.Context, d *sql.DB) (func(), error) {
+	key := weak.Make(d)
+	g, ok := writeGates.Load(key)
+	if !ok {
+		var loaded bool
+		if g, loaded = writeGates.LoadOrStore(key, make(chan struct{}, 1)); !loaded {
+			runtime.AddCleanup(d, func(k weak.Pointer[sql.DB]) { writeGates.Delete(k) }, key)
+		}
+	}
+	gate := g.(chan struct{})
+	select {
+	case gate <- struct{}{}:
+		return func() { <-gate }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

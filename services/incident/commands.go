@@ -263,18 +263,63 @@ func ValidateDeclare(d events.DeclareIncident) error {
 // event and returns a *Rejection. Executing the same command id twice
 // applies it once.
 func (s *Service) Execute(ctx context.Context, cmd events.Envelope, fromBus bool) (Incident, error) {
+	do, replay, err := s.command(ctx, cmd)
+	if err != nil {
+		return Incident{}, err
+	}
+	return s.inTx(ctx, cmd, fromBus, do, replay)
+}
+
+// ExecuteBatch runs commands that arrived on FB_CMD in one transaction,
+// in order, each as Execute(ctx, cmd, true) runs it: inbox check, then the
+// change or its command.rejected event. Refusals do not fail the batch. An
+// invalid command, or any failure, fails it all and nothing is committed;
+// the bus then runs the commands one at a time (HandleBatch), singling
+// out the bad one.
+func (s *Service) ExecuteBatch(ctx context.Context, cmds []events.Envelope) error {
+	type step struct {
+		cmd events.Envelope
+		do  func(Tx) (Incident, error)
+	}
+	steps := make([]step, 0, len(cmds))
+	for _, cmd := range cmds {
+		do, _, err := s.command(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, step{cmd, do})
+	}
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		for _, st := range steps {
+			// No replay: a repeated command has nothing to return here.
+			if _, _, err := s.execTx(ctx, tx, st.cmd, true, st.do, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.commit()
+	return nil
+}
+
+// command checks a command and returns what it does in a transaction
+// (do), and what a repeat of an applied command returns (replay).
+func (s *Service) command(ctx context.Context, cmd events.Envelope) (do, replay func(Tx) (Incident, error), err error) {
 	if cmd.Type == events.CmdIncidentDeclare {
-		return s.declare(ctx, cmd, fromBus)
+		return s.declare(ctx, cmd)
 	}
 	var c events.IncidentCommand
 	if err := cmd.DecodeData(&c); err != nil {
-		return Incident{}, fault.Wrap(ErrInvalid, "command %s: %v", cmd.ID, err)
+		return nil, nil, fault.Wrap(ErrInvalid, "command %s: %v", cmd.ID, err)
 	}
 	if err := ValidateCommand(cmd.Type, c); err != nil {
-		return Incident{}, err
+		return nil, nil, err
 	}
 	r, _ := ParseRef(c.Incident)
-	return s.inTx(ctx, cmd, fromBus, func(tx Tx) (Incident, error) {
+	return func(tx Tx) (Incident, error) {
 		inc, err := tx.IncidentGet(ctx, r)
 		if err != nil {
 			return Incident{ID: ""}, err
@@ -283,38 +328,18 @@ func (s *Service) Execute(ctx context.Context, cmd events.Envelope, fromBus bool
 			return inc, fault.Wrap(ErrStaleVersion, "%s is at version %d, not %d; reload and retry", inc.Key(), inc.Version, c.ExpectedVersion)
 		}
 		return s.apply(ctx, tx, cmd, c, inc)
-	}, func(tx Tx) (Incident, error) { return tx.IncidentGet(ctx, r) })
+	}, func(tx Tx) (Incident, error) { return tx.IncidentGet(ctx, r) }, nil
 }
 
-// inTx runs one command in one transaction: inbox check, the command itself
-// on the outbox (API commands), the change, and a command.rejected event
-// instead when the change is refused.
+// inTx runs one command in one transaction (execTx).
 func (s *Service) inTx(ctx context.Context, cmd events.Envelope, fromBus bool, do, replay func(Tx) (Incident, error)) (Incident, error) {
 	var (
 		result   Incident
 		rejected *Rejection
 	)
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		result, rejected = Incident{}, nil
-		first, err := tx.MarkProcessed(ctx, ConsumerCommands, cmd.ID)
-		if err != nil {
-			return err
-		}
-		if !first {
-			result, err = replay(tx)
-			return err
-		}
-		if !fromBus {
-			if err := tx.Emit(ctx, cmd); err != nil {
-				return err
-			}
-		}
-		inc, err := do(tx)
-		if isRejection(err) {
-			rejected = &Rejection{Code: fault.CodeOf(err), Err: err}
-			return s.reject(ctx, tx, cmd, inc.ID, rejected)
-		}
-		result = inc
+		var err error
+		result, rejected, err = s.execTx(ctx, tx, cmd, fromBus, do, replay)
 		return err
 	})
 	if err != nil {
@@ -325,6 +350,35 @@ func (s *Service) inTx(ctx context.Context, cmd events.Envelope, fromBus bool, d
 		return Incident{}, rejected
 	}
 	return result, nil
+}
+
+// execTx runs one command in tx: inbox check, the command itself on the
+// outbox (API commands), the change, and a command.rejected event instead
+// when the change is refused. A command applied before returns what replay
+// reads (nothing when replay is nil).
+func (s *Service) execTx(ctx context.Context, tx Tx, cmd events.Envelope, fromBus bool, do, replay func(Tx) (Incident, error)) (Incident, *Rejection, error) {
+	first, err := tx.MarkProcessed(ctx, ConsumerCommands, cmd.ID)
+	if err != nil {
+		return Incident{}, nil, err
+	}
+	if !first {
+		if replay == nil {
+			return Incident{}, nil, nil
+		}
+		inc, err := replay(tx)
+		return inc, nil, err
+	}
+	if !fromBus {
+		if err := tx.Emit(ctx, cmd); err != nil {
+			return Incident{}, nil, err
+		}
+	}
+	inc, err := do(tx)
+	if isRejection(err) {
+		rejected := &Rejection{Code: fault.CodeOf(err), Err: err}
+		return Incident{}, rejected, s.reject(ctx, tx, cmd, inc.ID, rejected)
+	}
+	return inc, nil, err
 }
 
 // isRejection tells refusals (recorded as command.rejected) from failures
@@ -539,15 +593,15 @@ func (s *Service) merge(ctx context.Context, tx Tx, cmd events.Envelope, c event
 
 // declare opens an incident a person declared. The command's id becomes the
 // incident's id, so a redelivered declare finds what it created.
-func (s *Service) declare(ctx context.Context, cmd events.Envelope, fromBus bool) (Incident, error) {
+func (s *Service) declare(ctx context.Context, cmd events.Envelope) (do, replay func(Tx) (Incident, error), err error) {
 	var d events.DeclareIncident
 	if err := cmd.DecodeData(&d); err != nil {
-		return Incident{}, fault.Wrap(ErrInvalid, "command %s: %v", cmd.ID, err)
+		return nil, nil, fault.Wrap(ErrInvalid, "command %s: %v", cmd.ID, err)
 	}
 	if err := ValidateDeclare(d); err != nil {
-		return Incident{}, err
+		return nil, nil, err
 	}
-	return s.inTx(ctx, cmd, fromBus, func(tx Tx) (Incident, error) {
+	return func(tx Tx) (Incident, error) {
 		if _, err := s.ensureService(ctx, tx, d.Service); err != nil {
 			return Incident{}, err
 		}
@@ -574,7 +628,7 @@ func (s *Service) declare(ctx context.Context, cmd events.Envelope, fromBus bool
 			return Incident{}, err
 		}
 		return tx.IncidentGet(ctx, Ref{ID: inc.ID})
-	}, func(tx Tx) (Incident, error) { return tx.IncidentGet(ctx, Ref{ID: cmd.ID}) })
+	}, func(tx Tx) (Incident, error) { return tx.IncidentGet(ctx, Ref{ID: cmd.ID}) }, nil
 }
 
 // HandlePostmortemPublished records that an incident's post-mortem was

@@ -10,8 +10,9 @@ import (
 )
 
 // Register subscribes the service's handlers, each on its own durable
-// consumer: alerts from FB_ALERTS, incident commands from FB_CMD, and from
-// FB_EVT the service configuration (in order) and postmortem.published.
+// consumer: alerts from FB_ALERTS and incident commands from FB_CMD (both in
+// order, in batches), and from FB_EVT the service configuration (in order)
+// and postmortem.published.
 func (s *Service) Register(r *bus.Router) error {
 	// Alerts are applied strictly in the order they were accepted (a
 	// resolve must never overtake the trigger it resolves), in batches: one
@@ -28,12 +29,17 @@ func (s *Service) Register(r *bus.Router) error {
 	}); err != nil {
 		return err
 	}
-	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerCommands, Stream: bus.StreamCmd, AckWait: s.cfg.AckWait,
-		FilterSubjects: []string{events.SubjectCmdPrefix + "incident.>"},
-	}, func(ctx context.Context, env events.Envelope) error {
-		_, err := s.Execute(ctx, env, true)
-		return busError(err)
+	// Commands too are applied in order, in batches: one transaction for
+	// a burst of clicks (SQLite has one writer; fewer transactions, not
+	// more parallel ones, is what helps), and two commands on one incident
+	// never overtake each other.
+	if err := r.HandleBatch(bus.BatchConfig{
+		ConsumerConfig: bus.ConsumerConfig{
+			Name: ConsumerCommands, Stream: bus.StreamCmd, AckWait: s.cfg.AckWait,
+			FilterSubjects: []string{events.SubjectCmdPrefix + "incident.>"},
+		},
+	}, func(ctx context.Context, envs []events.Envelope) error {
+		return busError(s.ExecuteBatch(ctx, envs))
 	}); err != nil {
 		return err
 	}

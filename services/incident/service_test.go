@@ -234,6 +234,56 @@ func TestCommands(t *testing.T) {
 	})
 }
 
+// TestExecuteBatch: commands from the bus applied together in one
+// transaction do what applying them one at a time does, in order, refusals
+// included; an invalid command fails the batch and nothing is committed.
+func TestExecuteBatch(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine) {
+		h := newHarness(t, e, true)
+		ctx := context.Background()
+		for _, k := range []string{"a", "b"} {
+			if err := h.svc.HandleAlert(ctx, alert(events.ActionTrigger, k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ack1 := command(events.CmdIncidentAcknowledge, "INC-1", "")
+		bad := []events.Envelope{command(events.CmdIncidentAcknowledge, "INC-2", ""), command(events.CmdIncidentAddNote, "INC-2", "")}
+		if err := h.svc.ExecuteBatch(ctx, bad); fault.KindOf(err) != fault.Invalid {
+			t.Fatalf("batch with an empty note: %v, want invalid", err)
+		}
+		batch := []events.Envelope{
+			ack1,
+			command(events.CmdIncidentAcknowledge, "INC-1", ""), // after ack1: refused
+			command(events.CmdIncidentAcknowledge, "INC-2", ""),
+			command(events.CmdIncidentResolve, "INC-2", "fixed"), // sees the ack before it
+			command(events.CmdIncidentResolve, "INC-9", ""),      // no such incident: refused
+			ack1, // a repeat within the batch changes nothing
+		}
+		if err := h.svc.ExecuteBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		// Redelivered, the whole batch changes nothing.
+		if err := h.svc.ExecuteBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		for ref, want := range map[string]incident.Status{"INC-1": incident.StatusAcknowledged, "INC-2": incident.StatusResolved} {
+			r, _ := incident.ParseRef(ref)
+			if inc, err := h.store.IncidentGet(ctx, r); err != nil || inc.Status != want {
+				t.Errorf("%s: %+v %v, want %s", ref, inc.Status, err, want)
+			}
+		}
+		want := []string{
+			events.TypeIncidentTriggered, events.TypeIncidentTriggered,
+			events.TypeIncidentAcknowledged, events.TypeCommandRejected,
+			events.TypeIncidentAcknowledged, events.TypeIncidentResolved, events.TypeCommandRejected,
+		}
+		if got := h.types(t); !equal(got, want) {
+			t.Fatalf("outbox\n got %v\nwant %v", got, want)
+		}
+	})
+}
+
 // TestConcurrentAcknowledge: many writers race on one incident; optimistic
 // concurrency lets exactly one win and the others are rejected.
 func TestConcurrentAcknowledge(t *testing.T) {

@@ -10,8 +10,11 @@
 //
 // An incident event is applied to the service's projection, and what it
 // changes in Slack is written as effect rows (a Slack outbox), in one
-// transaction that also records the event id in the inbox. The effects
-// are then performed and each row deleted once Slack accepted the call.
+// transaction that also records the event id in the inbox and takes the
+// incident's flush lease (below). The effects are then performed, and the
+// rows of those Slack accepted are deleted, with the lease given up, in
+// one more transaction; a thread post or channel that more effects follow
+// is deleted right after its call, so a crash repeats at most one of them.
 // So:
 //   - a redelivered event changes nothing and only performs the effects
 //     still pending; a Slack failure returns an error, the event is
@@ -40,7 +43,10 @@
 //
 // Commands issued for Slack users go through the service's outbox (with a
 // row remembering who issued them, so a command.rejected event is told to
-// that user ephemerally). A click is answered 200 at once and handled by
-// a worker; a crash between the answer and the outbox write loses that
-// click (the user sees nothing happen and clicks again).
+// that user ephemerally). Writes that arrive while one transaction is
+// being written (issued commands, applied events, deleted effects) share
+// the next one, so a burst of clicks or events costs a few transactions; a
+// shared transaction that fails is written again part by part. A click is answered 200 at once and handled by a worker; a
+// crash between the answer and the outbox write loses that click (the user
+// sees nothing happen and clicks again).
 package slack

@@ -18,7 +18,7 @@ import (
 // keep the messages current) and command.rejected (to tell Slack users).
 func (s *Service) Register(r *bus.Router) error {
 	if err := r.Handle(bus.ConsumerConfig{
-		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait,
+		Name: ConsumerIncidents, Stream: bus.StreamEvt, AckWait: s.cfg.AckWait, Workers: s.cfg.Workers,
 		FilterSubjects: []string{events.SubjectEvtPrefix + "incident.>"},
 	}, func(ctx context.Context, env events.Envelope) error {
 		return busError(s.HandleIncidentEvent(ctx, env))
@@ -78,8 +78,11 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 	// write transactions on PostgreSQL would otherwise lose an update).
 	unlock := s.lock(ev.IncidentID)
 	defer unlock()
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		first, err := tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)
+	var first, claimed bool
+	err := s.inSharedTx(ctx, false, func(tx Tx) error {
+		var err error
+		first, claimed = false, false
+		first, err = tx.MarkProcessed(ctx, ConsumerIncidents, env.ID)
 		if err != nil || !first {
 			return err
 		}
@@ -113,14 +116,29 @@ func (s *Service) HandleIncidentEvent(ctx context.Context, env events.Envelope) 
 				return err
 			}
 			// One channel per incident: the dedup key is the incident's.
-			return tx.EffectAdd(ctx, Effect{IncidentID: inc.ID, Kind: EffectChannel, DedupKey: "channel:" + inc.ID, Text: invite, CreatedAt: now})
+			if err := tx.EffectAdd(ctx, Effect{IncidentID: inc.ID, Kind: EffectChannel, DedupKey: "channel:" + inc.ID, Text: invite, CreatedAt: now}); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
-	if err != nil {
+		// The lease to perform them, in the same write. When another
+		// replica holds it, these effects are still not left behind: its
+		// release (FlushDone) is ordered after this transaction (SQLite has
+		// one writer; on PostgreSQL the claim's upsert locks the lease row
+		// even when it does not take it), and the holder looks for effects
+		// again after releasing.
+		claimed, err = tx.FlushClaim(ctx, inc.ID, s.owner, now.Add(flushLease))
 		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case first && !claimed:
+		// Another replica holds the lease; it finds these effects after
+		// giving it up.
+		return nil
 	}
-	return s.flushLocked(ctx, ev.IncidentID)
+	// A redelivered event (not first) retries the effects still pending.
+	return s.flushLocked(ctx, ev.IncidentID, claimed)
 }
 
 // responders are the Slack users to invite into a new incident channel:

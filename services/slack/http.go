@@ -185,23 +185,20 @@ func (s *Service) HandleAction(ctx context.Context, cb slackapi.InteractionCallb
 }
 
 // issue records a command issued for a Slack user and writes it to the
-// outbox, in one transaction.
+// outbox, in one transaction (shared with whatever else is written at the
+// same time, see inSharedTx).
 func (s *Service) issue(ctx context.Context, req Request, actor events.Actor, typ, incidentID string, data any) error {
 	env, err := events.New(typ, Name, incidentID, actor, data, events.At(s.now()))
 	if err != nil {
 		return err
 	}
-	err = s.store.InTx(ctx, func(tx Tx) error {
-		if err := tx.CommandAdd(ctx, IssuedCommand{CommandID: env.ID, SlackUserID: req.UserID, Channel: req.ChannelID, IncidentID: incidentID, CreatedAt: s.now()}); err != nil {
+	c := IssuedCommand{CommandID: env.ID, SlackUserID: req.UserID, Channel: req.ChannelID, IncidentID: incidentID, CreatedAt: s.now()}
+	return s.inSharedTx(ctx, true, func(tx Tx) error {
+		if err := tx.CommandAdd(ctx, c); err != nil {
 			return err
 		}
 		return tx.Emit(ctx, env)
 	})
-	if err != nil {
-		return err
-	}
-	s.cfg.OnCommit()
-	return nil
 }
 
 // Identity errors.

@@ -66,7 +66,8 @@ type Config struct {
 	// OnCommit is called after a transaction wrote to the outbox (the
 	// relay's Notify).
 	OnCommit func()
-	// Workers process interactions and slash commands. Default 32.
+	// Workers process interactions and slash commands; as many incident
+	// events are handled at once. Default 32.
 	Workers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -92,6 +93,7 @@ type Service struct {
 	owner   string
 
 	jobs chan job
+	txs  txQueue
 }
 
 type incidentLock struct {
@@ -228,44 +230,54 @@ func (s *Service) sweep(ctx context.Context) {
 }
 
 // Flush performs an incident's pending Slack effects in order, deleting
-// each once Slack accepted it. A crash between Slack's answer and the
+// them once Slack accepted them. A crash between Slack's answer and the
 // delete repeats the call: harmless for updates and topics; for a first
 // post or a thread post it may show the message twice (see doc.go).
 func (s *Service) Flush(ctx context.Context, incidentID string) error {
 	unlock := s.lock(incidentID)
 	defer unlock()
-	return s.flushLocked(ctx, incidentID)
+	return s.flushLocked(ctx, incidentID, false)
 }
 
 // flushLease is how long a replica may perform an incident's effects
 // before another may take over (a crashed holder's lease runs out).
 const flushLease = 30 * time.Second
 
-// flushLocked is Flush for a caller holding the incident's lock. Across
-// replicas the incident's flush lease decides: without it, the replica
-// leaves the effects it added to the holder, which looks for new effects
-// again after giving the lease up. Effects of a holder that died wait for
-// the lease to run out and the next sweep.
-func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
+// flushLocked is Flush for a caller holding the incident's lock; claimed
+// says the caller already holds the incident's flush lease (taken in the
+// transaction that added the effects). Across replicas the incident's
+// flush lease decides: without it, the replica leaves the effects it added
+// to the holder, which looks for new effects again after giving the lease
+// up. Effects of a holder that died wait for the lease to run out and the
+// next sweep.
+func (s *Service) flushLocked(ctx context.Context, incidentID string, claimed bool) error {
 	for {
-		// Nothing to do (the first time round), or nothing added by another
-		// replica while this one held the lease (after that).
-		effects, err := s.store.Effects(ctx, incidentID)
-		if err != nil || len(effects) == 0 {
-			return err
+		if !claimed {
+			// Nothing to do (the first time round), or nothing added by
+			// another replica while this one held the lease (after that).
+			effects, err := s.store.Effects(ctx, incidentID)
+			if err != nil || len(effects) == 0 {
+				return err
+			}
+			ok, err := s.store.FlushClaim(ctx, incidentID, s.owner, s.now().Add(flushLease))
+			if err != nil || !ok {
+				return err
+			}
 		}
-		ok, err := s.store.FlushClaim(ctx, incidentID, s.owner, s.now().Add(flushLease))
-		if err != nil || !ok {
-			return err
-		}
+		claimed = false
 		// Not cut short by the caller's deadline (a consumer's AckWait):
 		// a Slack call abandoned after Slack acted on it, or a post whose
 		// ts is not recorded, would be repeated on the retry. The lease
 		// outlives this bound, so no other replica steps in meanwhile.
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushLease-5*time.Second)
-		err = s.performEffects(pctx, incidentID)
+		done, err := s.performEffects(pctx, incidentID)
 		cancel()
-		if rerr := s.store.FlushRelease(context.WithoutCancel(ctx), incidentID, s.owner); err == nil {
+		// What Slack accepted is deleted, and the lease given up, in one
+		// write.
+		dctx := context.WithoutCancel(ctx)
+		if rerr := s.inSharedTx(dctx, false, func(tx Tx) error {
+			return tx.FlushDone(dctx, incidentID, s.owner, done)
+		}); err == nil {
 			err = rerr
 		}
 		if err != nil {
@@ -274,32 +286,43 @@ func (s *Service) flushLocked(ctx context.Context, incidentID string) error {
 	}
 }
 
-// performEffects performs an incident's pending effects in order,
-// deleting each once Slack accepted it.
-func (s *Service) performEffects(ctx context.Context, incidentID string) error {
+// performEffects performs an incident's pending effects in order and
+// returns those Slack accepted, to be deleted. Effects that would show
+// twice if repeated (thread posts, the channel) are deleted right away
+// when more effects follow them, so a crash repeats no more of them than
+// deleting each at once would; message syncs are idempotent and wait for
+// the caller's one delete.
+func (s *Service) performEffects(ctx context.Context, incidentID string) ([]int64, error) {
 	effects, err := s.store.Effects(ctx, incidentID)
 	if err != nil || len(effects) == 0 {
-		return err
+		return nil, err
 	}
 	inc, err := s.store.IncidentGet(ctx, incidentID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The incident was read after its effects, so one message sync shows
 	// every change they stand for; later message effects need no call.
+	var done []int64
 	synced := false
-	for _, e := range effects {
+	for i, e := range effects {
 		if e.Kind != EffectMessage || !synced {
 			if err := s.perform(ctx, &inc, e); err != nil {
-				return fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
+				return done, fmt.Errorf("%s %s: %w", e.Kind, inc.Key(), err)
 			}
 		}
 		synced = synced || e.Kind == EffectMessage
-		if err := s.store.EffectDelete(ctx, e.Seq); err != nil {
-			return err
+		done = append(done, e.Seq)
+		if e.Kind != EffectMessage && i < len(effects)-1 {
+			for _, seq := range done {
+				if err := s.store.EffectDelete(ctx, seq); err != nil {
+					return nil, err
+				}
+			}
+			done = nil
 		}
 	}
-	return nil
+	return done, nil
 }
 
 // newOwnerID names this process in flush leases.

@@ -139,6 +139,12 @@ type Tx interface {
 	CommandAdd(ctx context.Context, c IssuedCommand) error
 	// Emit writes envelopes to the outbox.
 	Emit(ctx context.Context, envs ...events.Envelope) error
+	// FlushClaim is Store.FlushClaim within the transaction: an event's
+	// effects and the lease to perform them commit together.
+	FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error)
+	// FlushDone deletes the performed effects done (seqs; unknown ones
+	// are ignored) and gives owner's lease on the incident up.
+	FlushDone(ctx context.Context, incidentID, owner string, done []int64) error
 }
 
 // IsNotFound reports whether err is ErrNotFound.

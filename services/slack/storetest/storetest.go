@@ -160,6 +160,63 @@ func Run(t *testing.T, open func(t *testing.T) slack.Store) {
 		claim("r4", later, true)
 	})
 
+	t.Run("flush lease in a transaction, and done", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		later := time.Now().Add(time.Minute)
+		txClaim := func(owner string, fail error) (bool, error) {
+			var ok bool
+			err := s.InTx(ctx, func(tx slack.Tx) error {
+				if err := tx.EffectAdd(ctx, slack.Effect{IncidentID: "a", Kind: slack.EffectMessage, DedupKey: "message:" + owner, CreatedAt: t0}); err != nil {
+					return err
+				}
+				var err error
+				if ok, err = tx.FlushClaim(ctx, "a", owner, later); err != nil {
+					return err
+				}
+				return fail
+			})
+			return ok, err
+		}
+		// Rolled back with its effect: the lease is still free.
+		boom := errors.New("boom")
+		if _, err := txClaim("r1", boom); !errors.Is(err, boom) {
+			t.Fatalf("rolled back claim: %v", err)
+		}
+		if ok, err := txClaim("r2", nil); err != nil || !ok {
+			t.Fatalf("claim after a rollback: %v %v", ok, err)
+		}
+		if ok, err := s.FlushClaim(ctx, "a", "r1", later); err != nil || ok {
+			t.Fatalf("r2 holds the lease claimed in its transaction, yet r1 got it: %v %v", ok, err)
+		}
+		if ok, err := txClaim("r1", nil); err != nil || ok {
+			t.Fatalf("in a transaction too, r2's lease holds: %v %v", ok, err)
+		}
+		got, err := s.Effects(ctx, "a")
+		if err != nil || len(got) != 2 {
+			t.Fatalf("effects: %+v %v", got, err)
+		}
+		// Not r1's lease: the deletes happen, the lease stays.
+		done := func(owner string, seqs ...int64) {
+			t.Helper()
+			must(t, s.InTx(ctx, func(tx slack.Tx) error { return tx.FlushDone(ctx, "a", owner, seqs) }))
+		}
+		done("r1", got[0].Seq, 999999)
+		if left, _ := s.Effects(ctx, "a"); len(left) != 1 || left[0].Seq != got[1].Seq {
+			t.Fatalf("after FlushDone of the first: %+v", left)
+		}
+		if ok, _ := s.FlushClaim(ctx, "a", "r1", later); ok {
+			t.Fatal("FlushDone released another owner's lease")
+		}
+		done("r2", got[1].Seq)
+		if left, _ := s.Effects(ctx, "a"); len(left) != 0 {
+			t.Fatalf("after FlushDone: %+v", left)
+		}
+		if ok, err := s.FlushClaim(ctx, "a", "r1", later); err != nil || !ok {
+			t.Fatalf("FlushDone kept r2's lease: %v %v", ok, err)
+		}
+	})
+
 	t.Run("users", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)

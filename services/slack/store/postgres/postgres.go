@@ -130,8 +130,12 @@ func (s *Store) EffectDelete(ctx context.Context, seq int64) error {
 
 // FlushClaim implements slack.Store: one upsert, atomic across replicas.
 func (s *Store) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
-	n, err := s.q.SlackFlushClaim(ctx, gen.SlackFlushClaimParams{IncidentID: incidentID, Owner: owner,
-		UntilMs: until.UnixMilli(), NowMs: s.now().UnixMilli()})
+	return flushClaim(ctx, s.q, incidentID, owner, until, s.now())
+}
+
+func flushClaim(ctx context.Context, q *gen.Queries, incidentID, owner string, until, now time.Time) (bool, error) {
+	n, err := q.SlackFlushClaim(ctx, gen.SlackFlushClaimParams{IncidentID: incidentID, Owner: owner,
+		UntilMs: until.UnixMilli(), NowMs: now.UnixMilli()})
 	return n == 1, err
 }
 
@@ -197,4 +201,17 @@ func (t *txn) CommandAdd(ctx context.Context, c slack.IssuedCommand) error {
 
 func (t *txn) Emit(ctx context.Context, envs ...events.Envelope) error {
 	return outboxpg.Enqueue(ctx, t.tx, t.now(), envs...)
+}
+
+func (t *txn) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
+	return flushClaim(ctx, t.q, incidentID, owner, until, t.now())
+}
+
+func (t *txn) FlushDone(ctx context.Context, incidentID, owner string, done []int64) error {
+	for _, seq := range done {
+		if err := t.q.SlackEffectDelete(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return t.q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
 }

@@ -20,14 +20,14 @@ import (
 // Store is the slack service's state on a SQLite database migrated with
 // the "outbox" and "slack" sets.
 //
-// Writes are serialized in the process (wmu): SQLite has one writer, and
+// Writes take the database's write turn in the process (db.WriteLock,
+// shared with the outbox relay's deletes): SQLite has one writer, and
 // writers that meet on its lock back off in sleeps of up to 100 ms, which
 // under a burst of events costs far more than waiting in line.
 type Store struct {
 	db  *sql.DB
 	q   *gen.Queries
 	now func() time.Time
-	wmu sync.Mutex
 
 	pmu      sync.Mutex
 	prepared bool
@@ -92,8 +92,6 @@ func user(r gen.SlackUser, err error) (slack.UserLink, error) {
 
 // InTx implements slack.Store.
 func (s *Store) InTx(ctx context.Context, fn func(slack.Tx) error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	return db.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		return fn(&txn{tx: tx, q: s.queries(ctx).WithTx(tx), now: s.now})
 	})
@@ -116,22 +114,31 @@ func (s *Store) IncidentByChannel(ctx context.Context, channel string) (slack.In
 
 // IncidentSetMessage implements slack.Store.
 func (s *Store) IncidentSetMessage(ctx context.Context, id, channel, ts string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.queries(ctx).SlackIncidentSetMessage(ctx, gen.SlackIncidentSetMessageParams{ID: id, Channel: channel, MessageTs: ts})
 }
 
 // IncidentSetChannel implements slack.Store.
 func (s *Store) IncidentSetChannel(ctx context.Context, id, channel, ts string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.queries(ctx).SlackIncidentSetChannel(ctx, gen.SlackIncidentSetChannelParams{ID: id, IncChannel: channel, IncMessageTs: ts})
 }
 
 // IncidentSetTopic implements slack.Store.
 func (s *Store) IncidentSetTopic(ctx context.Context, id, topic string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.queries(ctx).SlackIncidentSetTopic(ctx, gen.SlackIncidentSetTopicParams{ID: id, Topic: topic})
 }
 
@@ -155,37 +162,47 @@ func (s *Store) EffectIncidents(ctx context.Context, limit int) ([]string, error
 
 // EffectDelete implements slack.Store.
 func (s *Store) EffectDelete(ctx context.Context, seq int64) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.queries(ctx).SlackEffectDelete(ctx, seq)
 }
 
 // FlushClaim implements slack.Store: read and write the lease in one
-// transaction under the store's write lock.
+// (IMMEDIATE) transaction.
 func (s *Store) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	claimed := false
 	err := db.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		q := s.queries(ctx).WithTx(tx)
-		l, err := q.SlackFlushLease(ctx, incidentID)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case l.Owner != owner && l.UntilMs >= s.now().UnixMilli():
-			return nil
-		}
-		claimed = true
-		return q.SlackFlushPut(ctx, gen.SlackFlushPutParams{IncidentID: incidentID, Owner: owner, UntilMs: until.UnixMilli()})
+		var err error
+		claimed, err = flushClaim(ctx, s.queries(ctx).WithTx(tx), incidentID, owner, until, s.now())
+		return err
 	})
 	return claimed && err == nil, err
 }
 
+// flushClaim claims the lease in a transaction: SQLite has one writer, so
+// reading the lease and then writing it is atomic.
+func flushClaim(ctx context.Context, q *gen.Queries, incidentID, owner string, until, now time.Time) (bool, error) {
+	l, err := q.SlackFlushLease(ctx, incidentID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return false, err
+	case l.Owner != owner && l.UntilMs >= now.UnixMilli():
+		return false, nil
+	}
+	return true, q.SlackFlushPut(ctx, gen.SlackFlushPutParams{IncidentID: incidentID, Owner: owner, UntilMs: until.UnixMilli()})
+}
+
 // FlushRelease implements slack.Store.
 func (s *Store) FlushRelease(ctx context.Context, incidentID, owner string) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return s.queries(ctx).SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
 }
 
@@ -201,8 +218,11 @@ func (s *Store) UserByFirebreakID(ctx context.Context, id string) (slack.UserLin
 
 // UserSave implements slack.Store.
 func (s *Store) UserSave(ctx context.Context, u slack.UserLink) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	unlock, err := db.WriteLock(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var p int64
 	if u.Provisioned {
 		p = 1
@@ -252,4 +272,17 @@ func (t *txn) CommandAdd(ctx context.Context, c slack.IssuedCommand) error {
 
 func (t *txn) Emit(ctx context.Context, envs ...events.Envelope) error {
 	return outboxsqlite.Enqueue(ctx, t.tx, t.now(), envs...)
+}
+
+func (t *txn) FlushClaim(ctx context.Context, incidentID, owner string, until time.Time) (bool, error) {
+	return flushClaim(ctx, t.q, incidentID, owner, until, t.now())
+}
+
+func (t *txn) FlushDone(ctx context.Context, incidentID, owner string, done []int64) error {
+	for _, seq := range done {
+		if err := t.q.SlackEffectDelete(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return t.q.SlackFlushRelease(ctx, gen.SlackFlushReleaseParams{IncidentID: incidentID, Owner: owner})
 }
