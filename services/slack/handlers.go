@@ -63,6 +63,11 @@ type incidentEvent struct {
 	Reason   string             `json:"reason"`
 	Into     events.IncidentRef `json:"into"`
 	Minutes  int                `json:"minutes"`
+	// AlertCount is the incident's alert count (alerts_coalesced,
+	// alert_grouped); DedupKey and Summary are the joining alert's.
+	AlertCount int64  `json:"alert_count"`
+	DedupKey   string `json:"dedup_key"`
+	Summary    string `json:"summary"`
 }
 
 // HandleIncidentEvent applies an incident event to the projection and
@@ -252,6 +257,12 @@ func apply(inc *Incident, env events.Envelope, ev incidentEvent) string {
 		return fmt.Sprintf(":speech_balloon: Note by %s: %s", who, ev.Text)
 	case events.TypeIncidentResponder:
 		return fmt.Sprintf(":wave: %s joined the response (added by %s)", ev.User, who)
+	case events.TypeIncidentAlertsCoalesced:
+		inc.AlertCount = max(inc.AlertCount, ev.AlertCount)
+		return ""
+	case events.TypeIncidentAlertGrouped:
+		inc.AlertCount = max(inc.AlertCount, ev.AlertCount)
+		return fmt.Sprintf(":heavy_plus_sign: Alert `%s` joined%s", ev.DedupKey, suffix(ev.Summary))
 	case events.TypeIncidentSnoozed:
 		return fmt.Sprintf(":zzz: Snoozed for %d minutes by %s%s", ev.Minutes, who, suffix(ev.Note))
 	}

@@ -444,3 +444,38 @@ func (c slowPost) PostMessageContext(ctx context.Context, ch string, opts ...sla
 	time.Sleep(20 * time.Millisecond)
 	return c.Client.PostMessageContext(ctx, ch, opts...)
 }
+
+// TestAlertCountKeptCurrent: incident.alerts_coalesced and
+// incident.alert_grouped raise the alert count the message shows (never
+// lower it, whatever the order), and a grouped alert is posted in the
+// thread.
+func TestAlertCountKeptCurrent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, slack.Config{})
+	ref := events.IncidentRef{IncidentID: incID, Number: 42, Version: 1}
+	h.handle(t, triggered("SEV2"))
+	h.handle(t, events.MustNew(events.TypeIncidentAlertGrouped, "incident", incID, events.System("incident"), events.IncidentAlertGrouped{
+		IncidentRef: ref, Service: "checkout", DedupKey: "db2-disk", Summary: "Disk 96% full on db2", GroupKey: "gk",
+		Fields: map[string]string{"labels.cluster": "eu-1"}, AlertCount: 7}, events.At(t0.Add(2*time.Minute))))
+	h.handle(t, events.MustNew(events.TypeIncidentAlertsCoalesced, "incident", incID, events.System("incident"), events.IncidentAlertsCoalesced{
+		IncidentRef: ref, Service: "checkout", DedupKey: "k", AlertCount: 5, LastAlertAt: t0}, events.At(t0.Add(time.Minute))))
+	inc, err := h.store.IncidentGet(context.Background(), incID)
+	if err != nil || inc.AlertCount != 7 {
+		t.Fatalf("alert count %d (%v), want 7", inc.AlertCount, err)
+	}
+	h.handle(t, events.MustNew(events.TypeIncidentAlertsCoalesced, "incident", incID, events.System("incident"), events.IncidentAlertsCoalesced{
+		IncidentRef: ref, Service: "checkout", DedupKey: "k", AlertCount: 900, LastAlertAt: t0}, events.At(t0.Add(3*time.Minute))))
+	if m := h.message(t); !strings.Contains(string(m.Blocks), "900") {
+		t.Fatalf("message does not show 900 alerts: %s", m.Blocks)
+	}
+	thread := h.fake.Messages(h.ch)
+	found := false
+	for _, m := range thread {
+		if m.ThreadTS != "" && strings.Contains(m.Text, "Alert `db2-disk` joined: Disk 96% full on db2") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no thread post for the grouped alert in %+v", thread)
+	}
+}
