@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"regexp"
 	"strings"
 
 	"github.com/slack-go/slack"
 
 	"github.com/firebreak-dev/firebreak/events"
+	"github.com/firebreak-dev/firebreak/internal/slackmeta"
 )
 
 // Slack pages through the Slack Web API: a user is sent a direct message
@@ -70,7 +70,7 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 	_, _, err := s.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(text, false),
 		slack.MsgOptionBlocks(slackBlocks(m, text)...),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: PageMetadataType, EventPayload: map[string]any{"delivery_key": m.Key}}),
+		slack.MsgOptionMetadata(slackmeta.Metadata(PageMetadataType, "delivery_key", m.Key)),
 	)
 	if err != nil {
 		return slackError("chat.postMessage", err)
@@ -82,63 +82,16 @@ func (s *Slack) Send(ctx context.Context, m Message) error {
 // page carries; its event_payload holds the delivery key.
 const PageMetadataType = "firebreak_page"
 
-// historyDepth is how many of a conversation's latest messages a retry
-// looks through for an earlier attempt of the same page.
-const historyDepth = 200
-
-// slackID is the shape of a conversation id (a name is anything else).
-var slackID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
-
 // posted reports whether an earlier attempt of delivery key already
 // posted to channel: Slack has no idempotency key, so when an attempt
 // ended without an answer (a timeout, a 5xx after Slack had accepted, a
 // process killed before it recorded the outcome), the retry first looks
 // for a message carrying the key in its metadata among the conversation's
-// latest messages. If it cannot look (no channels:history scope, an error)
-// it reports false: paging errs on the side of sending again.
+// latest messages. If it cannot look (no history scope, an error) it
+// reports false: paging errs on the side of sending again.
 func (s *Slack) posted(ctx context.Context, channel, key string) bool {
-	id, ok := s.conversationID(ctx, channel)
-	if !ok {
-		return false
-	}
-	h, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: id, Limit: historyDepth, IncludeAllMetadata: true,
-	})
-	if err != nil {
-		return false
-	}
-	for _, msg := range h.Messages {
-		if msg.Metadata.EventType == PageMetadataType && msg.Metadata.EventPayload["delivery_key"] == key {
-			return true
-		}
-	}
-	return false
-}
-
-// conversationID returns the id of channel, an id or a channel name
-// ("#ops" or "ops"), which conversations.history needs.
-func (s *Slack) conversationID(ctx context.Context, channel string) (string, bool) {
-	if slackID.MatchString(channel) {
-		return channel, true
-	}
-	name := strings.TrimPrefix(channel, "#")
-	params := &slack.GetConversationsParameters{Types: []string{"public_channel", "private_channel"}, ExcludeArchived: true, Limit: 1000}
-	for range 20 {
-		chans, cursor, err := s.api.GetConversationsContext(ctx, params)
-		if err != nil {
-			return "", false
-		}
-		for _, c := range chans {
-			if c.Name == name {
-				return c.ID, true
-			}
-		}
-		if cursor == "" {
-			break
-		}
-		params.Cursor = cursor
-	}
-	return "", false
+	_, _, found, err := slackmeta.Find(ctx, s.api, channel, PageMetadataType, "delivery_key", key)
+	return err == nil && found
 }
 
 func slackBlocks(m Message, text string) []slack.Block {

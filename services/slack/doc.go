@@ -25,11 +25,16 @@
 //     changes apply only when their incident version is newer);
 //   - a crash after Slack accepted a call and before its row is deleted
 //     repeats that call. For chat.update and conversations.setTopic this
-//     is harmless. For the first chat.postMessage of an incident (its ts
-//     is recorded right after) and for thread posts, Slack has no
-//     idempotency key, so such a crash can show a message twice. We chose
-//     this at-least-once behaviour over at-most-once, which could lose
-//     the incident message entirely.
+//     is harmless. Slack has no idempotency key for chat.postMessage. The
+//     first post of an incident message carries the incident id in its
+//     metadata (IncidentMetadataType); when the post's answer was lost, or
+//     the message has waited longer than half a flush lease (a holder that
+//     died may have posted it), the channel's latest 200 messages are
+//     searched for it first (conversations.history; needs the history
+//     scopes) and a found message is recorded instead of posted again.
+//     Thread posts have no such lookup, so a crash can show one twice. We
+//     chose this at-least-once behaviour over at-most-once, which could
+//     lose the incident message entirely.
 //
 // Effects of one incident are serialized in the process by a lock and
 // across replicas by a lease in the database (slack_flush_lease, 30 s):

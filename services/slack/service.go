@@ -16,6 +16,8 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/firebreak-dev/firebreak/internal/slackmeta"
 )
 
 // Name is the service's name (its database, consumers and logs).
@@ -37,6 +39,9 @@ type API interface {
 	InviteUsersToConversationContext(ctx context.Context, channelID string, users ...string) (*slackapi.Channel, error)
 	SetTopicOfConversationContext(ctx context.Context, channelID, topic string) (*slackapi.Channel, error)
 	GetUserInfoContext(ctx context.Context, user string, options ...slackapi.GetUserInfoOption) (*slackapi.User, error)
+	// conversations.list and conversations.history, to find an incident
+	// message whose post got no answer (slackmeta).
+	slackmeta.API
 }
 
 var _ API = (*slackapi.Client)(nil)
@@ -94,6 +99,10 @@ type Service struct {
 
 	jobs chan job
 	txs  txQueue
+
+	// posting holds the incidents whose first message post this process
+	// started and has not recorded: a retry looks for the message first.
+	posting sync.Map
 }
 
 type incidentLock struct {
@@ -336,10 +345,10 @@ func newOwnerID() string {
 func (s *Service) perform(ctx context.Context, inc *Incident, e Effect) error {
 	switch e.Kind {
 	case EffectMessage:
-		return s.syncMessage(ctx, inc)
+		return s.syncMessage(ctx, inc, e.CreatedAt)
 	case EffectThread:
 		if inc.MessageTS == "" {
-			if err := s.syncMessage(ctx, inc); err != nil {
+			if err := s.syncMessage(ctx, inc, e.CreatedAt); err != nil {
 				return err
 			}
 		}
@@ -358,17 +367,48 @@ func (s *Service) perform(ctx context.Context, inc *Incident, e Effect) error {
 	return fmt.Errorf("unknown effect kind %q", e.Kind)
 }
 
+// IncidentMetadataType is the event_type of the metadata the incident
+// message carries; its event_payload holds the incident_id.
+const IncidentMetadataType = "firebreak_incident"
+
+// postUncertainAfter is how long an incident message may wait to be
+// posted before a replica that takes it over looks for it in Slack first:
+// a replica that died holding the flush lease may have posted it without
+// recording it, and its lease runs out only after flushLease.
+const postUncertainAfter = flushLease / 2
+
 // syncMessage posts the incident message if it is not in Slack yet and
 // updates it (and the incident channel's copy and topic) otherwise.
-func (s *Service) syncMessage(ctx context.Context, inc *Incident) error {
+// pendingSince is when the oldest effect being performed was added. Slack
+// has no idempotency key: a first post that this process started without
+// recording it, or one pending for longer than postUncertainAfter, may be
+// in Slack already, so the channel's latest messages are searched for the
+// incident's metadata first (if they cannot be read, it is posted).
+func (s *Service) syncMessage(ctx context.Context, inc *Incident, pendingSince time.Time) error {
 	if inc.MessageTS == "" {
-		ch, ts, err := s.api.PostMessageContext(ctx, s.cfg.Channel, s.msgOptions(*inc)...)
+		if _, again := s.posting.Load(inc.ID); again || s.now().Sub(pendingSince) > postUncertainAfter {
+			ch, ts, found, err := slackmeta.Find(ctx, s.api, s.cfg.Channel, IncidentMetadataType, "incident_id", inc.ID)
+			if err == nil && found {
+				s.log.Info("incident message found in Slack; not posting it again", "incident", inc.Key(), "ts", ts)
+				if err := s.store.IncidentSetMessage(ctx, inc.ID, ch, ts); err != nil {
+					return err
+				}
+				inc.Channel, inc.MessageTS = ch, ts
+				s.posting.Delete(inc.ID)
+			}
+		}
+	}
+	if inc.MessageTS == "" {
+		s.posting.Store(inc.ID, struct{}{})
+		opts := append(s.msgOptions(*inc), slackapi.MsgOptionMetadata(slackmeta.Metadata(IncidentMetadataType, "incident_id", inc.ID)))
+		ch, ts, err := s.api.PostMessageContext(ctx, s.cfg.Channel, opts...)
 		if err != nil {
 			return err
 		}
 		if err := s.store.IncidentSetMessage(ctx, inc.ID, ch, ts); err != nil {
 			return err
 		}
+		s.posting.Delete(inc.ID)
 		inc.Channel, inc.MessageTS = ch, ts
 	} else if _, _, _, err := s.api.UpdateMessageContext(ctx, inc.Channel, inc.MessageTS, s.msgOptions(*inc)...); err != nil {
 		return err
@@ -444,7 +484,7 @@ func (s *Service) createChannel(ctx context.Context, inc *Incident, invite strin
 			return err
 		}
 	}
-	return s.syncMessage(ctx, inc)
+	return s.syncMessage(ctx, inc, s.now())
 }
 
 func splitUsers(s string) []string {

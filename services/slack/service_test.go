@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -478,4 +480,111 @@ func TestAlertCountKeptCurrent(t *testing.T) {
 	if !found {
 		t.Fatalf("no thread post for the grouped alert in %+v", thread)
 	}
+}
+
+// lostAnswer is a Slack client whose first chat.postMessage reaches Slack
+// but whose answer is lost (as on a timeout after Slack posted).
+type lostAnswer struct {
+	*slackapi.Client
+	lost atomic.Bool
+}
+
+func (c *lostAnswer) PostMessageContext(ctx context.Context, ch string, opts ...slackapi.MsgOption) (string, string, error) {
+	a, b, err := c.Client.PostMessageContext(ctx, ch, opts...)
+	if err == nil && c.lost.CompareAndSwap(false, true) {
+		return "", "", errors.New("read tcp: i/o timeout")
+	}
+	return a, b, err
+}
+
+// TestIncidentMessageNotPostedTwice: the incident message carries the
+// incident id in its metadata. When a post's answer is lost, the retry
+// finds the message in the channel and records it instead of posting
+// again; so does a replica that takes over an incident whose message has
+// waited longer than a crashed holder's lease.
+func TestIncidentMessageNotPostedTwice(t *testing.T) {
+	t.Parallel()
+	t.Run("answer lost", func(t *testing.T) {
+		fake := slackfake.New(t, slackfake.Config{})
+		ch := fake.AddChannel("incidents")
+		store := sqlite.New(dbtest.SQLite(t, "outbox", "slack"), nil)
+		api := &lostAnswer{Client: slackapi.New(fake.Token, slackapi.OptionAPIURL(fake.APIURL))}
+		svc, err := slack.New(store, api, nil, nil, slack.Config{Channel: "#incidents"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := svc.HandleIncidentEvent(ctx, triggered("SEV2")); err == nil {
+			t.Fatal("the lost answer was not reported")
+		}
+		if err := svc.Flush(ctx, incID); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(fake.Calls("chat.postMessage")); n != 1 {
+			t.Fatalf("%d chat.postMessage calls, want 1", n)
+		}
+		inc, err := store.IncidentGet(ctx, incID)
+		msgs := fake.Messages(ch)
+		if err != nil || len(msgs) != 1 || inc.MessageTS != msgs[0].TS || inc.Channel != ch {
+			t.Fatalf("recorded %+v (%v), messages %+v", inc, err, msgs)
+		}
+		if len(fake.Calls("chat.update")) != 1 {
+			t.Fatalf("the found message was not brought up to date: %d updates", len(fake.Calls("chat.update")))
+		}
+	})
+	t.Run("taken over after a crash", func(t *testing.T) {
+		fake := slackfake.New(t, slackfake.Config{})
+		ch := fake.AddChannel("incidents")
+		d := dbtest.SQLite(t, "outbox", "slack")
+		clock := &fakeNow{t: t0}
+		newSvc := func() *slack.Service {
+			svc, err := slack.New(sqlite.New(d, clock.Now), slackapi.New(fake.Token, slackapi.OptionAPIURL(fake.APIURL)), nil, nil,
+				slack.Config{Channel: ch, Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		}
+		ctx := context.Background()
+		// The crashed holder: it posted, then died before recording it.
+		api := slackapi.New(fake.Token, slackapi.OptionAPIURL(fake.APIURL))
+		if _, _, err := api.PostMessageContext(ctx, ch, slackapi.MsgOptionText("INC-42", false),
+			slackapi.MsgOptionMetadata(slackapi.SlackMetadata{EventType: slack.IncidentMetadataType, EventPayload: map[string]any{"incident_id": incID}})); err != nil {
+			t.Fatal(err)
+		}
+		// Its effect and lease were written; nobody recorded the post.
+		err := sqlite.New(d, clock.Now).InTx(ctx, func(tx slack.Tx) error {
+			if err := tx.IncidentPut(ctx, slack.Incident{ID: incID, Number: 42, Title: "Checkout: 5xx > 5%", Severity: "SEV2",
+				Service: "checkout", Status: "triggered", Version: 1, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.EffectAdd(ctx, slack.Effect{IncidentID: incID, Kind: slack.EffectMessage, DedupKey: "message:e1", CreatedAt: t0}); err != nil {
+				return err
+			}
+			_, err := tx.FlushClaim(ctx, incID, "crashed-replica", t0.Add(30*time.Second))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.add(time.Minute)
+		if err := newSvc().Flush(ctx, incID); err != nil {
+			t.Fatal(err)
+		}
+		if msgs := fake.Messages(ch); len(msgs) != 1 {
+			t.Fatalf("%d messages, want the crashed holder's one", len(msgs))
+		}
+	})
+}
+
+type fakeNow struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeNow) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeNow) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
