@@ -164,13 +164,15 @@ func msgID(jm jetstream.Msg) string {
 }
 
 // runBatch fetches and handles batches until ctx ends. The next batch is
-// fetched while the current one is handled (MaxAckPending is twice Size),
+// fetched and decoded while the current one is handled (MaxAckPending is
+// twice Size),
 // so the handler does not wait for a round trip to NATS between batches;
 // batches are still handled one after the other, in stream order.
 func (r *Router) runBatch(ctx context.Context, b *batchConsumer) {
 	type fetched struct {
-		msgs []jetstream.Msg
-		err  error
+		msgs    []jetstream.Msg
+		checked []checked
+		err     error
 	}
 	next := make(chan fetched)
 	done := make(chan struct{})
@@ -178,8 +180,16 @@ func (r *Router) runBatch(ctx context.Context, b *batchConsumer) {
 		defer close(done)
 		for ctx.Err() == nil {
 			msgs, err := b.fetch(ctx)
+			// Decoded here, while the previous batch is being handled.
+			var cs []checked
+			if len(msgs) > 0 {
+				cs = make([]checked, len(msgs))
+				for i, jm := range msgs {
+					cs[i].decoded, cs[i].err = b.check(jm)
+				}
+			}
 			select {
-			case next <- fetched{msgs, err}:
+			case next <- fetched{msgs, cs, err}:
 			case <-ctx.Done():
 				// Not handled: give them back at once rather than after AckWait.
 				for _, jm := range msgs {
@@ -213,7 +223,7 @@ func (r *Router) runBatch(ctx context.Context, b *batchConsumer) {
 		}
 		pause = 0
 		if len(f.msgs) > 0 {
-			r.settleBatch(ctx, b, f.msgs)
+			r.settleBatch(ctx, b, f.msgs, f.checked)
 		}
 	}
 }
@@ -246,21 +256,28 @@ func (b *batchConsumer) fetch(ctx context.Context) ([]jetstream.Msg, error) {
 	return msgs, nil
 }
 
-// settleBatch hands msgs to the handler and settles each.
-func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetstream.Msg) {
+// checked is what batchConsumer.check made of one message.
+type checked struct {
+	decoded any
+	err     error
+}
+
+// settleBatch hands msgs to the handler and settles each; checks[i] is
+// what b.check made of msgs[i] (checked by the fetching goroutine, so
+// decoding overlaps the handling of the batch before).
+func (r *Router) settleBatch(ctx context.Context, b *batchConsumer, msgs []jetstream.Msg, checks []checked) {
 	cfg := b.cfg
 	m := r.metrics
 	handled, failed, dead := m.messages.WithLabelValues(cfg.Name, outcomeHandled),
 		m.messages.WithLabelValues(cfg.Name, outcomeFailed), m.messages.WithLabelValues(cfg.Name, outcomeDeadLettered)
 	keep := make([]jetstream.Msg, 0, len(msgs))
 	decoded := make([]any, 0, len(msgs))
-	for _, jm := range msgs {
-		d, err := b.check(jm)
-		if err != nil {
+	for i, jm := range msgs {
+		if err := checks[i].err; err != nil {
 			r.batchDeadLetter(ctx, cfg, jm, err, dead, failed)
 			continue
 		}
-		keep, decoded = append(keep, jm), append(decoded, d)
+		keep, decoded = append(keep, jm), append(decoded, checks[i].decoded)
 	}
 	if len(keep) == 0 {
 		return

@@ -35,6 +35,9 @@ func Env(t testing.TB, i int, inc string) events.Envelope {
 	return env
 }
 
+// chunkProbe is a batch size above the SQLite store's rows per statement.
+const chunkProbe = 130
+
 // Seed returns the signer the suite checkpoints with.
 func Seed() *audit.Signer {
 	s, err := audit.NewSigner([]byte(strings.Repeat("k", ed25519.SeedSize)))
@@ -139,6 +142,55 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		}
 		if rep := verify(t, h.Store); !rep.OK || rep.Records != 3 {
 			t.Fatalf("verify = %+v", rep)
+		}
+	})
+
+	t.Run("LargeBatchSkipsKnownMessages", func(t *testing.T) {
+		t.Parallel()
+		h := open(t)
+		ctx := t.Context()
+		// 300 envelopes (several multi-row statements and a remainder in
+		// the SQLite store): 10 and 200 are in the log under another
+		// inbox, 20 was delivered before to this one, 150 comes twice.
+		envs := make([]events.Envelope, 300)
+		for i := range envs {
+			envs[i] = Env(t, i, fmt.Sprintf("inc-%d", i%7))
+		}
+		envs[151] = envs[150]
+		if rs, err := h.Store.Append(ctx, "c2", time.Now(), envs[10], envs[200]); err != nil || len(rs) != 2 {
+			t.Fatalf("append to c2 = %v, %v", rs, err)
+		}
+		if rs, err := h.Store.Append(ctx, "c1", time.Now(), envs[20]); err != nil || len(rs) != 1 {
+			t.Fatalf("append to c1 = %v, %v", rs, err)
+		}
+		rs, err := h.Store.Append(ctx, "c1", time.Now(), envs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for i, env := range envs {
+			if i != 10 && i != 200 && i != 20 && i != 151 {
+				want = append(want, env.ID)
+			}
+		}
+		if len(rs) != len(want) {
+			t.Fatalf("appended %d records, want %d", len(rs), len(want))
+		}
+		for i, r := range rs {
+			if r.MsgID != want[i] || r.Seq != int64(i+4) {
+				t.Fatalf("record %d is %s at seq %d, want %s at %d", i, r.MsgID, r.Seq, want[i], i+4)
+			}
+		}
+		if rep := verify(t, h.Store); !rep.OK || rep.Records != int64(len(want)+3) {
+			t.Fatalf("verify = %+v", rep)
+		}
+		// The batch again: every message is in c1's inbox now.
+		if rs, err := h.Store.Append(ctx, "c1", time.Now(), envs...); err != nil || len(rs) != 0 {
+			t.Fatalf("redelivered batch appended %d, %v", len(rs), err)
+		}
+		// Under a third inbox name, a batch of known messages appends nothing.
+		if rs, err := h.Store.Append(ctx, "c3", time.Now(), envs[:chunkProbe]...); err != nil || len(rs) != 0 {
+			t.Fatalf("batch known to the log appended %d, %v", len(rs), err)
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,15 @@ type Store struct {
 	// prepared holds the statements prepared once (per connection) for
 	// the append path; nil until the first append.
 	prepared *gen.Queries
+
+	// appendMu lets one append of this process at a time ask for the
+	// write lock. Appends of one process (the commands, events and alerts
+	// consumers) would otherwise meet on SQLite's write lock, whose busy
+	// handler polls by sleeping (1, 2, 5, 10, 15, 20 ms...): the waiting
+	// consumer slept on while the lock was free. Waiting here, it starts
+	// the moment the other commits. Other processes still serialize on
+	// the write lock itself.
+	appendMu sync.Mutex
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -64,47 +74,183 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 		return nil, err
 	}
 	at := db.FormatTime(recs[0].RecordedAt)
-	out := make([]audit.Record, 0, len(recs))
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	var out []audit.Record
 	err = db.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		out = out[:0]
-		q := prepared.WithTx(tx)
-		head, err := q.AuditHeadGet(ctx)
-		if err != nil {
-			return fmt.Errorf("audit head: %w", err)
-		}
-		seq, prev := head.Seq, head.Hash
-		for _, r := range recs {
-			fresh, err := q.AuditInboxInsert(ctx, gen.AuditInboxInsertParams{Consumer: consumer, MsgID: r.MsgID, ProcessedAt: at})
-			if err != nil {
-				return fmt.Errorf("inbox insert: %w", err)
-			}
-			if fresh == 0 {
-				continue
-			}
-			r.Seq, r.PrevHash = seq+1, prev
-			r.Hash = audit.Hash(prev, r.Entry)
-			n, err := q.AuditRecordInsert(ctx, gen.AuditRecordInsertParams{
-				Seq: r.Seq, RecordedAt: at, MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
-				ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
-			})
-			if err != nil {
-				return fmt.Errorf("audit append %s: %w", r.MsgID, err)
-			}
-			if n == 0 {
-				continue // another consumer logged the same message
-			}
-			seq, prev = r.Seq, r.Hash
-			out = append(out, r)
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return q.AuditHeadSet(ctx, gen.AuditHeadSetParams{Seq: seq, Hash: prev})
+		out, err = appendChunked(ctx, tx, prepared.WithTx(tx), consumer, at, recs)
+		return err
 	})
+	if errors.Is(err, errLoggedElsewhere) {
+		// Rolled back: append one record at a time, skipping what is
+		// already in the log.
+		err = db.InTx(ctx, s.db, func(tx *sql.Tx) error {
+			out, err = appendEach(ctx, prepared.WithTx(tx), consumer, at, recs)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// appendEach appends recs one statement at a time: a record whose message
+// is in consumer's inbox, or already in the log, is skipped.
+func appendEach(ctx context.Context, q *gen.Queries, consumer, at string, recs []audit.Record) ([]audit.Record, error) {
+	out := make([]audit.Record, 0, len(recs))
+	head, err := q.AuditHeadGet(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit head: %w", err)
+	}
+	seq, prev := head.Seq, head.Hash
+	for _, r := range recs {
+		fresh, err := q.AuditInboxInsert(ctx, gen.AuditInboxInsertParams{Consumer: consumer, MsgID: r.MsgID, ProcessedAt: at})
+		if err != nil {
+			return nil, fmt.Errorf("inbox insert: %w", err)
+		}
+		if fresh == 0 {
+			continue
+		}
+		r.Seq, r.PrevHash = seq+1, prev
+		r.Hash = audit.Hash(prev, r.Entry)
+		n, err := q.AuditRecordInsert(ctx, recordParams(r, at))
+		if err != nil {
+			return nil, fmt.Errorf("audit append %s: %w", r.MsgID, err)
+		}
+		if n == 0 {
+			continue // another consumer logged the same message
+		}
+		seq, prev = r.Seq, r.Hash
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	return out, q.AuditHeadSet(ctx, gen.AuditHeadSetParams{Seq: seq, Hash: prev})
+}
+
+func recordParams(r audit.Record, at string) gen.AuditRecordInsertParams {
+	return gen.AuditRecordInsertParams{
+		Seq: r.Seq, RecordedAt: at, MsgID: r.MsgID, Type: r.Type, Subject: r.Subject,
+		ActorKind: r.ActorKind, ActorID: r.ActorID, IncidentID: r.IncidentID, Entry: r.Entry, PrevHash: r.PrevHash, Hash: r.Hash,
+	}
+}
+
+// chunkRows is how many rows one multi-row INSERT of appendChunked
+// writes (11 parameters each, well under SQLite's limit of 32 766).
+const chunkRows = 64
+
+// The multi-row statements of appendChunked, each the sqlc query of the
+// same name with chunkRows rows of values: sqlc has no statement with a
+// variable number of rows. They run through the connections' statement
+// cache (internal/db), so each is compiled once per connection.
+var (
+	inboxInsertChunk = "INSERT INTO fb_inbox (consumer, msg_id, processed_at) VALUES " +
+		rowsOf("(?, ?, ?)", chunkRows) + " ON CONFLICT (consumer, msg_id) DO NOTHING RETURNING msg_id"
+	recordInsertChunk = "INSERT INTO audit_record (seq, recorded_at, msg_id, type, subject, actor_kind, actor_id, incident_id, entry, prev_hash, hash) VALUES " +
+		rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", chunkRows) + " ON CONFLICT (msg_id) DO NOTHING"
+)
+
+func rowsOf(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// errLoggedElsewhere: a message of the batch is in the log already,
+// though not in this consumer's inbox (another inbox name logged it);
+// appendChunked's chain would skip it, so the batch is redone with
+// appendEach.
+var errLoggedElsewhere = errors.New("audit: message already in the log")
+
+// appendChunked is appendEach with chunkRows rows per statement, the
+// remainder one at a time: every inbox row first (RETURNING the ids that
+// were new), then the chain over the new ones, then their records. It
+// writes what appendEach writes, in the same order of seq, but with
+// some 60 times fewer statements. A record insert that skips a row
+// returns errLoggedElsewhere, for the caller to roll back.
+func appendChunked(ctx context.Context, tx *sql.Tx, q *gen.Queries, consumer, at string, recs []audit.Record) ([]audit.Record, error) {
+	head, err := q.AuditHeadGet(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit head: %w", err)
+	}
+	// Inbox: new holds each message id whose inbox row this call made.
+	full := len(recs) / chunkRows * chunkRows
+	isNew := make(map[string]bool, len(recs))
+	args := make([]any, 0, 11*chunkRows)
+	for lo := 0; lo < full; lo += chunkRows {
+		args = args[:0]
+		for _, r := range recs[lo : lo+chunkRows] {
+			args = append(args, consumer, r.MsgID, at)
+		}
+		rows, err := tx.QueryContext(ctx, inboxInsertChunk, args...)
+		if err != nil {
+			return nil, fmt.Errorf("inbox insert: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("inbox insert: %w", err)
+			}
+			isNew[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("inbox insert: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("inbox insert: %w", err)
+		}
+	}
+	for _, r := range recs[full:] {
+		n, err := q.AuditInboxInsert(ctx, gen.AuditInboxInsertParams{Consumer: consumer, MsgID: r.MsgID, ProcessedAt: at})
+		if err != nil {
+			return nil, fmt.Errorf("inbox insert: %w", err)
+		}
+		if n > 0 {
+			isNew[r.MsgID] = true
+		}
+	}
+	// The chain over the new messages, in order; a message twice in the
+	// batch is logged at its first place only.
+	out := make([]audit.Record, 0, len(isNew))
+	seq, prev := head.Seq, head.Hash
+	for _, r := range recs {
+		if !isNew[r.MsgID] {
+			continue
+		}
+		delete(isNew, r.MsgID)
+		r.Seq, r.PrevHash = seq+1, prev
+		r.Hash = audit.Hash(prev, r.Entry)
+		seq, prev = r.Seq, r.Hash
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	full = len(out) / chunkRows * chunkRows
+	for lo := 0; lo < full; lo += chunkRows {
+		args = args[:0]
+		for _, r := range out[lo : lo+chunkRows] {
+			args = append(args, r.Seq, at, r.MsgID, r.Type, r.Subject, r.ActorKind, r.ActorID, r.IncidentID, r.Entry, r.PrevHash, r.Hash)
+		}
+		res, err := tx.ExecContext(ctx, recordInsertChunk, args...)
+		if err != nil {
+			return nil, fmt.Errorf("audit append: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != chunkRows {
+			return nil, fmt.Errorf("audit append: %d of %d rows (%v): %w", n, chunkRows, err, errLoggedElsewhere)
+		}
+	}
+	for _, r := range out[full:] {
+		n, err := q.AuditRecordInsert(ctx, recordParams(r, at))
+		if err != nil {
+			return nil, fmt.Errorf("audit append %s: %w", r.MsgID, err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("audit append %s: %w", r.MsgID, errLoggedElsewhere)
+		}
+	}
+	return out, q.AuditHeadSet(ctx, gen.AuditHeadSetParams{Seq: seq, Hash: prev})
 }
 
 func record(r gen.AuditRecord) (audit.Record, error) {
