@@ -7,8 +7,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Canonicalize returns the canonical form of a JSON document, in the manner
@@ -18,7 +20,12 @@ import (
 // double (as ECMAScript prints them). Duplicate member names are an error.
 // Like encoding/json, it reads invalid UTF-8 and lone surrogates as U+FFFD.
 func Canonicalize(doc []byte) ([]byte, error) {
-	p := canonParser{in: doc}
+	p := parsers.Get().(*canonParser)
+	p.in, p.i = doc, 0
+	defer func() {
+		p.in = nil
+		parsers.Put(p)
+	}()
 	out := make([]byte, 0, len(doc))
 	out, err := p.value(out, 0)
 	if err != nil {
@@ -31,12 +38,43 @@ func Canonicalize(doc []byte) ([]byte, error) {
 	return out, nil
 }
 
+// parsers keeps parsers, with their buffers, between documents: the audit
+// service canonicalizes every record it appends.
+var parsers = sync.Pool{New: func() any { return &canonParser{} }}
+
+// A parser keeps at most maxFree buffers of at most maxFreeBuf bytes for
+// reuse, so a huge document does not stay in memory through the pool.
+const (
+	maxFree    = 256
+	maxFreeBuf = 64 << 10
+)
+
 // maxDepth bounds nesting, as encoding/json does.
 const maxDepth = 10000
 
 type canonParser struct {
 	in []byte
 	i  int
+	// free holds buffers member values were written to, for the next
+	// object's members.
+	free [][]byte
+}
+
+// buf returns an empty buffer for one member's value.
+func (p *canonParser) buf() []byte {
+	if n := len(p.free); n > 0 {
+		b := p.free[n-1]
+		p.free = p.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 64)
+}
+
+// release gives a member value's buffer back.
+func (p *canonParser) release(b []byte) {
+	if cap(b) <= maxFreeBuf && len(p.free) < maxFree {
+		p.free = append(p.free, b)
+	}
 }
 
 func (p *canonParser) errf(format string, args ...any) error {
@@ -113,7 +151,13 @@ func (p *canonParser) value(out []byte, depth int) ([]byte, error) {
 
 func (p *canonParser) object(out []byte, depth int) ([]byte, error) {
 	p.i++ // {
-	var members []member
+	var stack [16]member
+	members := stack[:0]
+	defer func() {
+		for _, m := range members {
+			p.release(m.value)
+		}
+	}()
 	p.space()
 	if p.i < len(p.in) && p.in[p.i] == '}' {
 		p.i++
@@ -133,7 +177,7 @@ func (p *canonParser) object(out []byte, depth int) ([]byte, error) {
 			return nil, p.errf("want : after a member name")
 		}
 		p.i++
-		v, err := p.value(nil, depth+1)
+		v, err := p.value(p.buf(), depth+1)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +223,9 @@ func (p *canonParser) str() (string, error) {
 			s := p.in[start:p.i]
 			if utf8.Valid(s) {
 				p.i++
-				return string(s), nil
+				// Without a copy: the string is read only while the
+				// document is canonicalized (appendString copies it).
+				return unsafe.String(unsafe.SliceData(s), len(s)), nil
 			}
 			break
 		}
