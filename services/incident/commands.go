@@ -41,7 +41,9 @@ func severityFor(svc TechService, alertSeverity string) string {
 	return SeverityFromAlert(alertSeverity)
 }
 
-func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived, svc TechService, now time.Time) (Incident, error) {
+// open opens an incident for trigger a; groupKey is a's group key under
+// the service's grouping rule ("" for none).
+func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a events.AlertReceived, svc TechService, groupKey string, now time.Time) (Incident, error) {
 	title := a.Summary
 	if title == "" {
 		title = a.DedupKey
@@ -53,9 +55,7 @@ func (s *Service) open(ctx context.Context, tx Tx, cause events.Envelope, a even
 		ID: uuid.Must(uuid.NewV7()).String(), Service: a.Service, DedupKey: a.DedupKey, Title: title,
 		Severity: severityFor(svc, a.Severity), AlertSeverity: a.Severity, Status: StatusTriggered,
 		AlertCount: 1, Version: 1, CreatedAt: now, UpdatedAt: now, LastAlertAt: now, Origin: OriginAlert,
-	}
-	if g := svc.AlertGrouping; g != nil {
-		inc.GroupKey, _, _ = events.GroupKeyOf(*g, a)
+		GroupKey: groupKey,
 	}
 	n, err := tx.IncidentCreate(ctx, inc)
 	if err != nil {

@@ -176,14 +176,16 @@ func (f *fold) group(ctx context.Context, service, key string, since time.Time) 
 // join adds a trigger whose dedup key has no open incident to the open
 // incident of its group under the service's grouping rule, and reports
 // whether it did. The dedup key becomes a member of the incident, so its
-// later events find it.
-func (f *fold) join(ctx context.Context, cause events.Envelope, a events.AlertReceived, svc TechService, k dedupRef) (bool, error) {
+// later events find it. It also returns the trigger's group key ("" when
+// the service has no rule or the alert lacks a field), which an incident
+// the trigger opens keeps.
+func (f *fold) join(ctx context.Context, cause events.Envelope, a events.AlertReceived, svc TechService, k dedupRef) (string, bool, error) {
 	if svc.AlertGrouping == nil {
-		return false, nil
+		return "", false, nil
 	}
 	key, fields, ok := events.GroupKeyOf(*svc.AlertGrouping, a)
 	if !ok {
-		return false, nil
+		return "", false, nil
 	}
 	since := time.Time{}
 	if w := svc.AlertGrouping.WindowMs; w > 0 {
@@ -191,20 +193,20 @@ func (f *fold) join(ctx context.Context, cause events.Envelope, a events.AlertRe
 	}
 	g, err := f.group(ctx, a.Service, key, since)
 	if err != nil || g == nil {
-		return false, err
+		return key, false, err
 	}
 	if err := f.tx.MemberAdd(ctx, a.Service, a.DedupKey, g.inc.ID, f.now); err != nil {
-		return false, err
+		return key, false, err
 	}
 	f.open[k] = g
 	g.inc.AlertCount++
 	g.inc.LastAlertAt = f.now
 	if err := save(ctx, f.tx, &g.inc, f.now); err != nil {
-		return false, err
+		return key, false, err
 	}
 	g.dirty, f.wrote = false, true
 	f.record(g.inc.ID, a)
-	return true, f.s.emit(ctx, f.tx, events.TypeIncidentAlertGrouped, g.inc, cause.Actor, cause, f.now, events.IncidentAlertGrouped{
+	return key, true, f.s.emit(ctx, f.tx, events.TypeIncidentAlertGrouped, g.inc, cause.Actor, cause, f.now, events.IncidentAlertGrouped{
 		IncidentRef: ref(g.inc), Service: a.Service, DedupKey: a.DedupKey, Summary: cut(a.Summary, MaxTitleLen),
 		Severity: a.Severity, GroupKey: key, Fields: fields, AlertCount: g.inc.AlertCount,
 	})
@@ -224,10 +226,11 @@ func (f *fold) apply(ctx context.Context, cause events.Envelope, a events.AlertR
 		if a.EventAction != events.ActionTrigger {
 			return nil // nothing open to acknowledge or resolve
 		}
-		if joined, err := f.join(ctx, cause, a, svc, k); err != nil || joined {
+		groupKey, joined, err := f.join(ctx, cause, a, svc, k)
+		if err != nil || joined {
 			return err
 		}
-		inc, err := f.s.open(ctx, f.tx, cause, a, svc, f.now)
+		inc, err := f.s.open(ctx, f.tx, cause, a, svc, groupKey, f.now)
 		if err != nil {
 			return err
 		}
