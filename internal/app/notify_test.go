@@ -22,7 +22,6 @@ import (
 	"github.com/firebreak-dev/firebreak/services/incident"
 	"github.com/firebreak-dev/firebreak/services/intake"
 	"github.com/firebreak-dev/firebreak/services/notify"
-	"github.com/firebreak-dev/firebreak/services/notify/notifytest"
 )
 
 // pageHook is a user's webhook endpoint: it checks firebreak's signature,
@@ -73,7 +72,6 @@ func (h *pageHook) counts() (map[string]int, int) {
 func TestNotifyEndToEnd(t *testing.T) {
 	t.Parallel()
 	fake := slackfake.New(t, slackfake.Config{})
-	dm := notifytest.NewSlackDM(t, fake)
 	alice := fake.AddUser(slackfake.User{Name: "alice", Email: "alice@example.com"})
 	ops := fake.AddChannel("ops")
 	hook := &pageHook{byKey: map[string]int{}, gone: map[int64]bool{2: true}}
@@ -81,7 +79,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 	t.Cleanup(hs.Close)
 
 	cfg := devConfig(t.TempDir())
-	cfg.Slack = app.SlackConfig{BotToken: fake.Token, SigningSecret: "e2e-signing-secret", APIURL: dm.APIURL}
+	cfg.Slack = app.SlackConfig{BotToken: fake.Token, SigningSecret: "e2e-signing-secret", APIURL: fake.APIURL}
 	cfg.Notify.WebhookSecret = "whsec-e2e"
 	a := start(t, cfg)
 	rec := record(t, a.NATSConn())
@@ -163,8 +161,8 @@ func TestNotifyEndToEnd(t *testing.T) {
 	if _, err := c.SendAlert(ctx, intake.Alert{Service: "checkout", DedupKey: "latency", Summary: "p99 above 2s", Severity: "critical"}); err != nil {
 		t.Fatal(err)
 	}
-	slowly(t, "Slack DM to alice", func() bool { return dm.Channel(alice.ID) != "" && len(fake.Messages(dm.Channel(alice.ID))) == 1 })
-	if m := fake.Messages(dm.Channel(alice.ID))[0]; !strings.Contains(m.Text, "INC-2 p99 above 2s") {
+	slowly(t, "Slack DM to alice", func() bool { return fake.DM(alice.ID) != "" && len(fake.Messages(fake.DM(alice.ID))) == 1 })
+	if m := fake.Messages(fake.DM(alice.ID))[0]; !strings.Contains(m.Text, "INC-2 p99 above 2s") {
 		t.Fatalf("DM %+v", m)
 	}
 	if calls := fake.Calls("users.lookupByEmail"); len(calls) != 1 || calls[0].Params.Get("email") != "alice@example.com" {
@@ -208,7 +206,7 @@ func TestNotifyEndToEnd(t *testing.T) {
 	// its own channel; count only the pages' posts.
 	pagePosts := 0
 	for _, call := range fake.Calls("chat.postMessage") {
-		if ch := call.Params.Get("channel"); ch == ops || ch == "#ops" || ch == dm.Channel(alice.ID) {
+		if ch := call.Params.Get("channel"); ch == ops || ch == "#ops" || ch == fake.DM(alice.ID) {
 			pagePosts++
 		}
 	}

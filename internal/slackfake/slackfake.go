@@ -315,6 +315,27 @@ func (s *Server) Channel(idOrName string) (Channel, bool) {
 	return out, true
 }
 
+// DM returns the id of the direct-message conversation with user that
+// conversations.open created, "" before it was opened.
+func (s *Server) DM(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.dmOf(user); c != nil {
+		return c.ID
+	}
+	return ""
+}
+
+// dmOf returns the direct-message conversation with user, nil for none.
+func (s *Server) dmOf(user string) *Channel {
+	for _, c := range s.channels {
+		if strings.HasPrefix(c.ID, "D") && slices.Contains(c.Members, user) {
+			return c
+		}
+	}
+	return nil
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == socketPath {
 		s.serveSocket(w, r)
@@ -628,10 +649,8 @@ func (s *Server) open(p url.Values) (map[string]any, string) {
 	if s.findUser(users[0]) == nil {
 		return nil, "user_not_found"
 	}
-	for _, c := range s.channels {
-		if strings.HasPrefix(c.ID, "D") && slices.Contains(c.Members, users[0]) {
-			return map[string]any{"channel": map[string]any{"id": c.ID, "is_im": true, "user": users[0]}}, ""
-		}
+	if c := s.dmOf(users[0]); c != nil {
+		return map[string]any{"channel": map[string]any{"id": c.ID, "is_im": true, "user": users[0]}}, ""
 	}
 	c := &Channel{ID: fmt.Sprintf("D%08X", len(s.channels)+1), Created: s.cfg.Now(), Creator: s.cfg.BotUserID,
 		Members: []string{s.cfg.BotUserID, users[0]}}

@@ -11,7 +11,6 @@ import (
 	"github.com/firebreak-dev/firebreak/events"
 	"github.com/firebreak-dev/firebreak/internal/slackfake"
 	"github.com/firebreak-dev/firebreak/services/notify"
-	"github.com/firebreak-dev/firebreak/services/notify/notifytest"
 )
 
 func slackMessage(p events.PageRequested) notify.Message {
@@ -22,11 +21,10 @@ func slackMessage(p events.PageRequested) notify.Message {
 func TestSlackProvider(t *testing.T) {
 	t.Parallel()
 	fake := slackfake.New(t, slackfake.Config{})
-	dm := notifytest.NewSlackDM(t, fake)
 	alice := fake.AddUser(slackfake.User{Name: "alice", Email: "alice@example.com"})
 	ops := fake.AddChannel("ops")
 	fake.AddChannel("oncall")
-	sl := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(dm.APIURL)), "oncall")
+	sl := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(fake.APIURL)), "oncall")
 	ctx := context.Background()
 
 	byID := slackMessage(events.PageRequested{User: "alice", ContactMethod: &events.PageContact{Name: "slack", Type: "slack", Address: alice.ID}})
@@ -40,9 +38,9 @@ func TestSlackProvider(t *testing.T) {
 	if calls := fake.Calls("users.lookupByEmail"); len(calls) != 1 || calls[0].Params.Get("email") != "alice@example.com" {
 		t.Fatalf("lookupByEmail calls %+v", calls)
 	}
-	msgs := fake.Messages(dm.Channel(alice.ID))
-	if dm.Opens() != 2 || len(msgs) != 2 {
-		t.Fatalf("DMs: %d opens, %d messages", dm.Opens(), len(msgs))
+	msgs := fake.Messages(fake.DM(alice.ID))
+	if len(fake.Calls("conversations.open")) != 2 || len(msgs) != 2 {
+		t.Fatalf("DMs: %d opens, %d messages", len(fake.Calls("conversations.open")), len(msgs))
 	}
 	if msgs[0].Text != "[SEV1] INC-42 Disk full" || !strings.Contains(string(msgs[0].Blocks), "Open incident") {
 		t.Fatalf("DM %+v", msgs[0])
@@ -90,7 +88,7 @@ func TestSlackProvider(t *testing.T) {
 		})
 	}
 	t.Run("user group without a default channel", func(t *testing.T) {
-		err := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(dm.APIURL)), "").Send(ctx, slackMessage(events.PageRequested{UserGroup: "S0SRE"}))
+		err := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(fake.APIURL)), "").Send(ctx, slackMessage(events.PageRequested{UserGroup: "S0SRE"}))
 		if !notify.IsPermanent(err) {
 			t.Fatalf("%v", err)
 		}
@@ -113,10 +111,9 @@ func mustChannel(t *testing.T, fake *slackfake.Server, name string) string {
 func TestSlackRetryFindsEarlierPost(t *testing.T) {
 	t.Parallel()
 	fake := slackfake.New(t, slackfake.Config{})
-	dm := notifytest.NewSlackDM(t, fake)
 	alice := fake.AddUser(slackfake.User{Name: "alice", Email: "alice@example.com"})
 	ops := fake.AddChannel("ops")
-	sl := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(dm.APIURL)), "")
+	sl := notify.NewSlack(slack.New(fake.Token, slack.OptionAPIURL(fake.APIURL)), "")
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -127,7 +124,7 @@ func TestSlackRetryFindsEarlierPost(t *testing.T) {
 		{"by name", events.PageRequested{Channel: "#ops"}, func() string { return ops }},
 		{"by id", events.PageRequested{Channel: ops}, func() string { return ops }},
 		{"direct message", events.PageRequested{User: "alice", ContactMethod: &events.PageContact{Name: "slack", Type: "slack", Address: alice.ID}},
-			func() string { return dm.Channel(alice.ID) }},
+			func() string { return fake.DM(alice.ID) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := slackMessage(tc.page)
