@@ -28,15 +28,6 @@ type Store struct {
 	// prepared holds the statements prepared once (per connection) for
 	// the append path; nil until the first append.
 	prepared *gen.Queries
-
-	// appendMu lets one append of this process at a time ask for the
-	// write lock. Appends of one process (the commands, events and alerts
-	// consumers) would otherwise meet on SQLite's write lock, whose busy
-	// handler polls by sleeping (1, 2, 5, 10, 15, 20 ms...): the waiting
-	// consumer slept on while the lock was free. Waiting here, it starts
-	// the moment the other commits. Other processes still serialize on
-	// the write lock itself.
-	appendMu sync.Mutex
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -74,8 +65,10 @@ func (s *Store) Append(ctx context.Context, consumer string, recordedAt time.Tim
 		return nil, err
 	}
 	at := db.FormatTime(recs[0].RecordedAt)
-	s.appendMu.Lock()
-	defer s.appendMu.Unlock()
+	// db.InTx gives the database's writers of this process one turn each
+	// (db.WriteLock), so the commands, events and alerts consumers queue
+	// here instead of sleeping in SQLite's busy handler; other processes
+	// serialize on the write lock itself.
 	var out []audit.Record
 	err = db.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		out, err = appendChunked(ctx, tx, prepared.WithTx(tx), consumer, at, recs)
