@@ -213,52 +213,36 @@ func (s *Service) HandleTimer(ctx context.Context, t timer.Timer) error {
 // one transaction, so a timer fired again (a crash before its ack) finds
 // nothing to do.
 func (s *Service) firePage(ctx context.Context, t timer.Timer) error {
-	emitted := false
-	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
-		a, err := tx.ActionItemGet(ctx, t.Key)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		at, ok := s.pageAt(a)
-		now := s.now()
-		if !ok || now.Before(at) {
-			return nil // done, won't do, paged, or moved since the timer was set
-		}
-		inc, err := tx.IncidentGet(ctx, a.IncidentID)
-		if err != nil {
-			return err
-		}
+	return s.fireItemTimer(ctx, t, s.pageAt, func(a *ActionItem, inc Incident, now time.Time) (events.Envelope, error) {
 		due, _ := time.Parse(dateLayout, a.Due)
 		late := now.Sub(due.Add(24 * time.Hour))
-		ev, err := events.New(events.TypeActionItemPageDue, Name, a.IncidentID, events.System(Name), events.ActionItemPageDue{
+		a.PagedAt = &now
+		return events.New(events.TypeActionItemPageDue, Name, a.IncidentID, events.System(Name), events.ActionItemPageDue{
 			ActionItemOverdue: events.ActionItemOverdue{ActionItemID: a.ID, IncidentID: a.IncidentID, Number: inc.Number, Title: a.Title,
 				Owner: a.Owner, Due: a.Due, TrackerURL: a.TrackerURL, OverdueDays: int(late / (24 * time.Hour))},
 			OverdueHours: int(late / time.Hour), IncidentTitle: inc.Title, Service: inc.Service, Severity: inc.Severity,
 		}, events.At(now))
-		if err != nil {
-			return err
-		}
-		a.PagedAt = &now
-		if err := tx.ActionItemUpdate(ctx, a); err != nil {
-			return err
-		}
-		emitted = true
-		return tx.Emit(ctx, ev)
-	})
-	if errors.Is(err, timer.ErrGone) {
-		return nil
-	}
-	if err == nil && emitted {
-		s.cfg.Metrics.actionItemPaged()
-		s.cfg.OnCommit()
-	}
-	return err
+	}, s.cfg.Metrics.actionItemPaged)
 }
 
 func (s *Service) fireOverdue(ctx context.Context, t timer.Timer) error {
+	return s.fireItemTimer(ctx, t, s.overdueAt, func(a *ActionItem, inc Incident, now time.Time) (events.Envelope, error) {
+		due, _ := time.Parse(dateLayout, a.Due)
+		a.OverdueAt = &now
+		return events.New(events.TypeActionItemOverdue, Name, a.IncidentID, events.System(Name), events.ActionItemOverdue{
+			ActionItemID: a.ID, IncidentID: a.IncidentID, Number: inc.Number, Title: a.Title, Owner: a.Owner, Due: a.Due,
+			TrackerURL: a.TrackerURL, OverdueDays: int(now.Sub(due.Add(24*time.Hour)) / (24 * time.Hour)),
+		}, events.At(now))
+	}, s.cfg.Metrics.actionItemOverdue)
+}
+
+// fireItemTimer runs an action item's timer in the transaction that deletes
+// it: when the item is still due at its time (dueAt reports it; done, won't
+// do, already reported or moved since the timer was set is not), event
+// builds the event and marks the item, which is saved and the event
+// emitted; counted then counts it after the commit.
+func (s *Service) fireItemTimer(ctx context.Context, t timer.Timer, dueAt func(ActionItem) (time.Time, bool),
+	event func(a *ActionItem, inc Incident, now time.Time) (events.Envelope, error), counted func()) error {
 	emitted := false
 	err := s.store.FireTimer(ctx, t, func(tx Tx) error {
 		a, err := tx.ActionItemGet(ctx, t.Key)
@@ -268,24 +252,19 @@ func (s *Service) fireOverdue(ctx context.Context, t timer.Timer) error {
 		if err != nil {
 			return err
 		}
-		at, ok := s.overdueAt(a)
+		at, ok := dueAt(a)
 		now := s.now()
 		if !ok || now.Before(at) {
-			return nil // done, won't do, or moved since the timer was set
+			return nil
 		}
 		inc, err := tx.IncidentGet(ctx, a.IncidentID)
 		if err != nil {
 			return err
 		}
-		due, _ := time.Parse(dateLayout, a.Due)
-		ev, err := events.New(events.TypeActionItemOverdue, Name, a.IncidentID, events.System(Name), events.ActionItemOverdue{
-			ActionItemID: a.ID, IncidentID: a.IncidentID, Number: inc.Number, Title: a.Title, Owner: a.Owner, Due: a.Due,
-			TrackerURL: a.TrackerURL, OverdueDays: int(now.Sub(due.Add(24*time.Hour)) / (24 * time.Hour)),
-		}, events.At(now))
+		ev, err := event(&a, inc, now)
 		if err != nil {
 			return err
 		}
-		a.OverdueAt = &now
 		if err := tx.ActionItemUpdate(ctx, a); err != nil {
 			return err
 		}
@@ -296,7 +275,7 @@ func (s *Service) fireOverdue(ctx context.Context, t timer.Timer) error {
 		return nil
 	}
 	if err == nil && emitted {
-		s.cfg.Metrics.actionItemOverdue()
+		counted()
 		s.cfg.OnCommit()
 	}
 	return err
