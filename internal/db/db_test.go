@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -77,5 +78,43 @@ func TestInTxConcurrent(t *testing.T) {
 	var v int
 	if err := d.QueryRowContext(ctx, "SELECT v FROM n").Scan(&v); err != nil || v != writers {
 		t.Fatalf("counter %d %v, want %d", v, err, writers)
+	}
+}
+
+// TestOpenSQLitePragmas: every connection of the pool runs with the
+// settings OpenSQLite documents (a pragma the driver ignored would leave
+// SQLite's default).
+func TestOpenSQLitePragmas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Hold several connections at once so that not only the first is asked.
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := d.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	want := map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "10000",
+		"cache_size": "-16000", "wal_autocheckpoint": "10000"}
+	for i, c := range conns {
+		for p, w := range want {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+p).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != w {
+				t.Errorf("connection %d: PRAGMA %s = %s, want %s", i, p, got, w)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }

@@ -71,6 +71,8 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	commit func()
+	// coalesce remembers the coalescing timers this process scheduled.
+	coalesce coalesceTimers
 }
 
 // New returns the incident service over store.

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/events"
@@ -42,7 +43,7 @@ func (s *Service) HandleAlerts(ctx context.Context, envs []events.Envelope) erro
 			return fault.Wrap(ErrInvalid, "alert %s: service and dedup_key are required", env.ID)
 		}
 	}
-	wrote := false
+	var done *fold
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		f := s.newFold(tx)
 		for i, env := range envs {
@@ -60,13 +61,17 @@ func (s *Service) HandleAlerts(ctx context.Context, envs []events.Envelope) erro
 		if err := f.flush(ctx); err != nil {
 			return err
 		}
-		wrote = f.wrote
+		done = f
 		return nil
 	})
-	if err == nil && wrote {
+	if err != nil {
+		return err
+	}
+	s.coalesce.add(done.scheduled, done.due)
+	if done.wrote {
 		s.commit()
 	}
-	return err
+	return nil
 }
 
 // applyAlert applies one alert inside tx and reports whether it emitted
@@ -111,7 +116,11 @@ type fold struct {
 	repeated []string   // incidents that counted repeats, once each
 	counted  map[string]bool
 	wrote    bool // events were emitted
-	alerts   alertFold
+	// scheduled are the incidents whose coalescing timer flush scheduled
+	// (due at due), for Service.coalesce once the transaction commits.
+	scheduled []string
+	due       time.Time
+	alerts    alertFold
 }
 
 func (f *fold) service(ctx context.Context, name string) (TechService, error) {
@@ -320,13 +329,58 @@ func (f *fold) flush(ctx context.Context) error {
 		e.dirty = false
 	}
 	every := f.s.cfg.CoalesceInterval
-	due := f.now.Truncate(every).Add(every)
+	f.due = f.now.Truncate(every).Add(every)
 	for _, id := range f.repeated {
-		if err := f.tx.TimerSchedule(ctx, timer.Timer{ID: timer.NewID(), Kind: TimerCoalesce, Key: id, DueAt: due, CreatedAt: f.now}); err != nil {
+		if f.s.coalesce.has(id, f.due) {
+			continue // this process scheduled it for this interval already
+		}
+		if err := f.tx.TimerSchedule(ctx, timer.Timer{ID: timer.NewID(), Kind: TimerCoalesce, Key: id, DueAt: f.due, CreatedAt: f.now}); err != nil {
 			return err
 		}
+		f.scheduled = append(f.scheduled, id)
 	}
 	return nil
+}
+
+// coalesceTimers remembers, per incident, the due time of the coalescing
+// timer this process last scheduled, so that further repeats within the
+// same interval skip rescheduling it (which would keep its due time
+// anyway). A timer is due at the end of its interval and fires no earlier,
+// so one remembered with a due time still ahead is still scheduled. It
+// forgets timers already due once it holds coalesceRemember of them.
+type coalesceTimers struct {
+	mu  sync.Mutex
+	due map[string]time.Time
+}
+
+const coalesceRemember = 100_000
+
+func (c *coalesceTimers) has(id string, due time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.due[id]
+	return ok && d.Equal(due)
+}
+
+func (c *coalesceTimers) add(ids []string, due time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.due == nil {
+		c.due = map[string]time.Time{}
+	}
+	if len(c.due)+len(ids) > coalesceRemember {
+		for id, d := range c.due {
+			if d.Before(due) {
+				delete(c.due, id)
+			}
+		}
+	}
+	for _, id := range ids {
+		c.due[id] = due
+	}
 }
 
 // fireCoalesce reports an incident's alert count (a TimerCoalesce timer).

@@ -117,3 +117,51 @@ func TestHandleAlertsInvalidBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestCoalesceReportEachInterval: an incident whose alert keeps repeating
+// over several intervals, in several batches per interval, is reported
+// once per interval with its count so far (the service remembers the
+// timers it scheduled, and must not skip the next interval's).
+func TestCoalesceReportEachInterval(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine) {
+		h := newHarness(t, e, true)
+		ctx := context.Background()
+		if err := h.svc.HandleAlerts(ctx, []events.Envelope{alert(events.ActionTrigger, "a")}); err != nil {
+			t.Fatal(err)
+		}
+		count := int64(1)
+		for interval := range 3 {
+			for range 3 {
+				if err := h.svc.HandleAlerts(ctx, []events.Envelope{alert(events.ActionTrigger, "a"), alert(events.ActionTrigger, "a")}); err != nil {
+					t.Fatal(err)
+				}
+				count += 2
+			}
+			if n := h.fireDue(t, h.now().Add(incident.DefaultCoalesceInterval)); n != 1 {
+				t.Fatalf("interval %d: %d timers fired, want 1", interval, n)
+			}
+			recs, err := h.outbox.Pending(ctx, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reports []int64
+			for _, r := range recs {
+				env, err := events.Decode(r.Payload)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if env.Type == events.TypeIncidentAlertsCoalesced {
+					var d events.IncidentAlertsCoalesced
+					if err := env.DecodeData(&d); err != nil {
+						t.Fatal(err)
+					}
+					reports = append(reports, d.AlertCount)
+				}
+			}
+			if len(reports) != interval+1 || reports[interval] != count {
+				t.Fatalf("interval %d: reports %v, want %d of them, the last %d", interval, reports, interval+1, count)
+			}
+		}
+	})
+}
