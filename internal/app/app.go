@@ -589,7 +589,12 @@ func (a *App) openPostgres(ctx context.Context, service string) (*pgxpool.Pool, 
 }
 
 func (a *App) openSQLite(ctx context.Context, service string) (*sql.DB, error) {
-	d, err := db.OpenSQLite(ctx, filepath.Join(a.cfg.DataDir, service+".db"))
+	var opts []db.SQLiteOption
+	if service == incident.Name {
+		// Every alert of a storm reads and writes its open incident.
+		opts = append(opts, db.CacheKiB(8192))
+	}
+	d, err := db.OpenSQLite(ctx, filepath.Join(a.cfg.DataDir, service+".db"), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -82,12 +82,12 @@ func TestInTxConcurrent(t *testing.T) {
 }
 
 // TestOpenSQLitePragmas: every connection of the pool runs with the
-// settings OpenSQLite documents (a pragma the driver ignored would leave
+// settings OpenSQLite documents and its options ask for (a pragma the driver ignored would leave
 // SQLite's default).
 func TestOpenSQLitePragmas(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "p.db"))
+	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "p.db"), db.CacheKiB(8192))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestOpenSQLitePragmas(t *testing.T) {
 		conns = append(conns, c)
 	}
 	want := map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "10000",
-		"cache_size": "-16000", "wal_autocheckpoint": "10000"}
+		"cache_size": "-8192", "wal_autocheckpoint": "10000"}
 	for i, c := range conns {
 		for p, w := range want {
 			var got string

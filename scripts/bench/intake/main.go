@@ -4,18 +4,34 @@
 //  1. the ceiling: PagerDuty Events v2 events, one per request, against a
 //     minimal Go handler (a child process) that decodes the JSON and
 //     answers 202;
+//
 //  2. the same generator against `firebreak dev` (a child process, embedded
 //     JetStream, SQLite) on POST /v2/enqueue, where 202 means stored in
 //     JetStream;
+//
 //  3. POST /api/v1/alerts/batch (batches of -batch alerts) and NATS ingest
 //     (producers publishing asynchronously on fb.ingest.<service>, each
 //     publish acknowledged by JetStream): durable alerts/s;
+//
 //  4. firebreak's RSS once -memory-keys distinct dedup keys are open
 //     incidents;
+//
 //  5. with -alertmanager BIN, the same one-per-request generator against a
 //     real Alertmanager's POST /api/v2/alerts (a child process, alerts held
 //     in memory, a receiver that sends nothing), for comparison
 //     (scripts/e2e/build-alertmanager.sh builds one).
+//
+//  6. with -intake-alone (the default), the reference for 2 and 3a: the
+//     intake service alone (`firebreak serve intake`, no other service)
+//     against its own NATS server (a child process built from the
+//     nats-server module in go.mod, JetStream file storage), so that 202
+//     still means stored in JetStream but nothing downstream competes for
+//     the CPU.
+//
+// Between phases on `firebreak dev` it waits until every consumer has
+// caught up (nothing pending, nothing unacknowledged), so that no phase
+// pays for the one before, and it reports how long the phase's alerts took
+// to be processed by every service (its end-to-end rate).
 //
 // Every phase is bounded by -duration or a count. Usage:
 //
@@ -60,6 +76,8 @@ type options struct {
 	memoryKeys  int
 	firebreak   string
 	alertmgr    string
+	intakeAlone bool
+	dev         bool
 }
 
 func main() {
@@ -76,6 +94,8 @@ func main() {
 	flag.IntVar(&o.memoryKeys, "memory-keys", 100000, "distinct open dedup keys for the memory phase (0 skips it)")
 	flag.StringVar(&o.firebreak, "firebreak", "", "firebreak binary (default: built from ./cmd/firebreak)")
 	flag.StringVar(&o.alertmgr, "alertmanager", "", "Alertmanager binary: also load its /api/v2/alerts one alert per request (scripts/e2e/build-alertmanager.sh)")
+	flag.BoolVar(&o.dev, "dev", true, "run the phases against firebreak dev (false: only the ceiling, Alertmanager and the intake alone)")
+	flag.BoolVar(&o.intakeAlone, "intake-alone", true, "also measure the intake service alone (firebreak serve intake and its own NATS server), the reference for what dev's other services cost")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -111,6 +131,7 @@ func serveCeiling() {
 
 type result struct {
 	name      string
+	start     time.Time
 	accepted  int64
 	failed    int64
 	elapsed   time.Duration
@@ -175,7 +196,24 @@ func run(o options) error {
 		stop()
 	}
 
-	// 2. firebreak dev.
+	// 2–4. firebreak dev.
+	if o.dev {
+		if err := devLoad(o, dir, bin, &ceiling); err != nil {
+			return err
+		}
+	}
+
+	// 6. The intake service alone.
+	if o.intakeAlone {
+		if err := intakeAloneLoad(context.Background(), o, dir, bin, &ceiling); err != nil {
+			return fmt.Errorf("intake alone: %w", err)
+		}
+	}
+	return nil
+}
+
+// devLoad runs phases 2–4 against `firebreak dev` (a child process).
+func devLoad(o options, dir, bin string, ceiling *result) error {
 	data := filepath.Join(dir, "data")
 	fb := exec.Command(bin, "dev", "--data-dir", data, "--http-addr", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
 		"--sample=false", "--log-level", "error", "--pd-rate-limit", "1e9", "--pd-rate-burst", "1000000000")
@@ -199,14 +237,6 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("create integration: %w", err)
 	}
-	pd := pdLoad(o, "firebreak dev /v2/enqueue", info.HTTPURL+"/v2/enqueue", in.Key)
-	report(pd, &ceiling, fb.Process.Pid)
-
-	// 3a. Batches.
-	b := batchLoad(o, info.HTTPURL, token, "bench-batch", o.keys, o.duration)
-	report(b, nil, fb.Process.Pid)
-
-	// 3b. NATS ingest.
 	nc, err := nats.Connect(info.NATSURL)
 	if err != nil {
 		return err
@@ -216,13 +246,33 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if err := settle(ctx, js); err != nil {
+		return err
+	}
+	pd := pdLoad(o, "firebreak dev /v2/enqueue", info.HTTPURL+"/v2/enqueue", in.Key)
+	report(pd, ceiling, fb.Process.Pid)
+	if err := reportDrain(ctx, js, pd); err != nil {
+		return err
+	}
+
+	// 3a. Batches.
+	b := batchLoad(o, info.HTTPURL, token, "bench-batch", o.keys, o.duration)
+	report(b, nil, fb.Process.Pid)
+	if err := reportDrain(ctx, js, b); err != nil {
+		return err
+	}
+
+	// 3b. NATS ingest.
 	if o.ingest > 0 {
 		r, drain, err := ingestLoad(ctx, js, o.ingest, o.keys)
 		if err != nil {
 			return err
 		}
 		report(r, nil, fb.Process.Pid)
-		fmt.Printf("  intake re-published all %d on FB_ALERTS after %s (%.0f alerts/s end to end)\n\n", o.ingest, drain.Round(time.Millisecond), float64(o.ingest)/drain.Seconds())
+		fmt.Printf("  intake re-published all %d on FB_ALERTS after %s (%.0f alerts/s)\n", o.ingest, drain.Round(time.Millisecond), float64(o.ingest)/drain.Seconds())
+		if err := reportDrain(ctx, js, r); err != nil {
+			return err
+		}
 	}
 
 	// 4. Memory with many open dedup keys.
@@ -232,6 +282,130 @@ func run(o options) error {
 		}
 	}
 	return nil
+}
+
+// settle waits until every consumer of every stream has caught up: nothing
+// pending and nothing unacknowledged, three polls in a row.
+func settle(ctx context.Context, js jetstream.JetStream) error {
+	deadline := time.Now().Add(15 * time.Minute)
+	calm := 0
+	for calm < 3 {
+		if time.Now().After(deadline) {
+			return errors.New("consumers did not catch up within 15 minutes")
+		}
+		busy, err := busyness(ctx, js)
+		if err != nil {
+			return err
+		}
+		if busy {
+			calm = 0
+		} else {
+			calm++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}
+
+func busyness(ctx context.Context, js jetstream.JetStream) (bool, error) {
+	for name := range js.StreamNames(ctx).Name() {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		lister := st.ListConsumers(ctx)
+		for info := range lister.Info() {
+			if info.NumPending > 0 || info.NumAckPending > 0 {
+				return true, nil
+			}
+		}
+		if err := lister.Err(); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// reportDrain waits until every service has processed the alerts of phase
+// r (settle) and reports how long that took from the phase's start.
+func reportDrain(ctx context.Context, js jetstream.JetStream, r result) error {
+	if err := settle(ctx, js); err != nil {
+		return err
+	}
+	took := time.Since(r.start)
+	fmt.Printf("  every service had processed them %s after the phase began: %.0f alerts/s end to end\n\n", took.Round(100*time.Millisecond), float64(r.accepted)/took.Seconds())
+	return nil
+}
+
+// intakeAloneLoad runs the one-per-request and batch phases against the
+// intake service alone: `firebreak serve intake` and a NATS server of its
+// own (child processes).
+func intakeAloneLoad(ctx context.Context, o options, dir, bin string, ceiling *result) error {
+	natsBin := filepath.Join(dir, "nats-server")
+	build := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build nats-server: %w", err)
+	}
+	natsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(natsAddr)
+	ns := exec.Command(natsBin, "-js", "-sd", filepath.Join(dir, "alone-nats"), "-a", host, "-p", port)
+	ns.Stdout, ns.Stderr = io.Discard, io.Discard
+	if err := ns.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = ns.Process.Signal(os.Interrupt); _ = ns.Wait() }()
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	const token = "fb_bench_intake_alone_admin_token_0123456789"
+	in := exec.Command(bin, "serve", "intake", "--nats-url", "nats://"+natsAddr, "--http-addr", httpAddr,
+		"--admin-token", token, "--log-level", "error", "--pd-rate-limit", "1e9", "--pd-rate-burst", "1000000000")
+	in.Stdout, in.Stderr = io.Discard, os.Stderr
+	if err := in.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = in.Process.Signal(os.Interrupt); _ = in.Wait() }()
+	base := "http://" + httpAddr
+	if err := waitReady(base+"/readyz", 60*time.Second); err != nil {
+		return err
+	}
+	admin := client.New(base, token, "bench")
+	it, err := admin.CreateIntegration(ctx, integration.Spec{Service: "bench-pd", Type: integration.TypeEventsV2, Name: "bench"})
+	if err != nil {
+		return fmt.Errorf("create integration: %w", err)
+	}
+	pd := pdLoad(o, "intake alone (serve intake + its NATS server) /v2/enqueue", base+"/v2/enqueue", it.Key)
+	report(pd, ceiling, in.Process.Pid)
+	b := batchLoad(o, base, token, "bench-batch", o.keys, o.duration)
+	b.name = "intake alone /api/v1/alerts/batch (100 per request)"
+	report(b, nil, in.Process.Pid)
+	return nil
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitReady(url string, limit time.Duration) error {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s did not answer 200 within %s", url, limit)
 }
 
 type devInfo struct {
@@ -333,7 +507,7 @@ func load(n int, d time.Duration, name string, f func(*rand.Rand) bool) result {
 		}()
 	}
 	wg.Wait()
-	r := result{name: name, accepted: ok.Load(), failed: bad.Load(), elapsed: time.Since(start)}
+	r := result{name: name, start: start, accepted: ok.Load(), failed: bad.Load(), elapsed: time.Since(start)}
 	for _, l := range lat {
 		r.latencies = append(r.latencies, l...)
 	}
@@ -385,7 +559,7 @@ func ingestLoad(ctx context.Context, js jetstream.JetStream, n, keys int) (resul
 	}
 	close(inflight)
 	<-collected
-	r := result{name: "NATS ingest fb.ingest.<service> (async publish, JetStream ack)", accepted: int64(n) - failed, failed: failed, elapsed: time.Since(start)}
+	r := result{name: "NATS ingest fb.ingest.<service> (async publish, JetStream ack)", start: start, accepted: int64(n) - failed, failed: failed, elapsed: time.Since(start)}
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		info, err := alerts.Info(ctx)
@@ -411,15 +585,8 @@ func memoryLoad(ctx context.Context, o options, js jetstream.JetStream, base, to
 		}
 		return info.State.Subjects["fb.evt.incident.triggered"]
 	}
-	// Let earlier phases settle first.
-	last, stable := triggered(), 0
-	for stable < 5 {
-		time.Sleep(time.Second)
-		if now := triggered(); now == last {
-			stable++
-		} else {
-			last, stable = now, 0
-		}
+	if err := settle(ctx, js); err != nil { // let earlier phases finish first
+		return err
 	}
 	before := triggered()
 	hc := httpClient(o.concurrency)
@@ -482,8 +649,21 @@ func memoryLoad(ctx context.Context, o options, js jetstream.JetStream, base, to
 	}
 	opened := time.Since(start)
 	cur, peak := rss(pid)
-	fmt.Printf("memory: %d distinct dedup keys open (accepted in %s, all incidents opened after %s, %.0f incidents/s)\n  firebreak RSS %s (peak %s)\n",
+	fmt.Printf("memory: %d distinct dedup keys open (accepted in %s, all incidents opened after %s, %.0f incidents/s)\n  firebreak RSS %s (peak %s) as the last incident opened\n",
 		o.memoryKeys, accepted.Round(time.Millisecond), opened.Round(time.Millisecond), float64(o.memoryKeys)/opened.Seconds(), mb(cur), mb(peak))
+	// Then what holding them costs: once every service has caught up, the
+	// RSS each 10 s for a minute (the storm's buffers are let go by then:
+	// JetStream's block caches and Go's free heap pages).
+	if err := settle(ctx, js); err != nil {
+		return err
+	}
+	fmt.Print("  then, every service caught up, each 10 s:")
+	for range 6 {
+		time.Sleep(10 * time.Second)
+		cur, _ := rss(pid)
+		fmt.Printf(" %s", mb(cur))
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -525,12 +705,10 @@ func mb(b int64) string { return fmt.Sprintf("%.0f MB", float64(b)/(1<<20)) }
 // /api/v2/alerts (200 means held in memory) from o.concurrency clients.
 // It returns the outcome, the process (for its RSS) and how to stop it.
 func alertmanagerLoad(o options, dir string) (result, int, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddr()
 	if err != nil {
 		return result{}, 0, nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	conf := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(conf, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o600); err != nil {
 		return result{}, 0, nil, err
@@ -543,19 +721,9 @@ func alertmanagerLoad(o options, dir string) (result, int, func(), error) {
 	}
 	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }
 	base := "http://" + addr
-	ready := false
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				ready = true
-				break
-			}
-		}
-	}
-	if !ready {
+	if err := waitReady(base+"/-/ready", 30*time.Second); err != nil {
 		stop()
-		return result{}, 0, nil, errors.New("alertmanager did not become ready")
+		return result{}, 0, nil, err
 	}
 	hc := httpClient(o.concurrency)
 	r := load(o.concurrency, o.duration, "Alertmanager /api/v2/alerts", func(rng *rand.Rand) bool {
