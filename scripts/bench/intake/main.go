@@ -7,26 +7,27 @@
 //
 //  2. the same generator against `firebreak dev` (a child process, embedded
 //     JetStream, SQLite) on POST /v2/enqueue, where 202 means stored in
-//     JetStream;
+//     JetStream; then the ceiling again (the machine's speed drifts), and
+//     firebreak against the mean of the two;
 //
 //  3. POST /api/v1/alerts/batch (batches of -batch alerts) and NATS ingest
 //     (producers publishing asynchronously on fb.ingest.<service>, each
 //     publish acknowledged by JetStream): durable alerts/s;
 //
 //  4. firebreak's RSS once -memory-keys distinct dedup keys are open
-//     incidents;
+//     incidents, and each 10 s for a minute once every service caught up;
 //
 //  5. with -alertmanager BIN, the same one-per-request generator against a
 //     real Alertmanager's POST /api/v2/alerts (a child process, alerts held
 //     in memory, a receiver that sends nothing), for comparison
 //     (scripts/e2e/build-alertmanager.sh builds one).
 //
-//  6. with -intake-alone (the default), the reference for 2 and 3a: the
+//  6. with -intake-alone (the default), the reference for 2 and 3: the
 //     intake service alone (`firebreak serve intake`, no other service)
 //     against its own NATS server (a child process built from the
 //     nats-server module in go.mod, JetStream file storage), so that 202
 //     still means stored in JetStream but nothing downstream competes for
-//     the CPU.
+//     the CPU. -dev=false skips 2–4.
 //
 // Between phases on `firebreak dev` it waits until every consumer has
 // caught up (nothing pending, nothing unacknowledged), so that no phase
