@@ -72,22 +72,8 @@ func TestHandleAlertsFoldsABatch(t *testing.T) {
 			t.Fatalf("events after the timers %v", got)
 		}
 		counts := map[int64]int64{}
-		recs, err := h.outbox.Pending(ctx, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range recs {
-			env, err := events.Decode(r.Payload)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if env.Type == events.TypeIncidentAlertsCoalesced {
-				var d events.IncidentAlertsCoalesced
-				if err := env.DecodeData(&d); err != nil {
-					t.Fatal(err)
-				}
-				counts[d.Number] = d.AlertCount
-			}
+		for _, d := range h.coalesced(t) {
+			counts[d.Number] = d.AlertCount
 		}
 		if counts[1] != 5 || counts[2] != 2 || len(counts) != 2 {
 			t.Fatalf("reported counts %v, want INC-1: 5, INC-2: 2", counts)
@@ -141,27 +127,38 @@ func TestCoalesceReportEachInterval(t *testing.T) {
 			if n := h.fireDue(t, h.now().Add(incident.DefaultCoalesceInterval)); n != 1 {
 				t.Fatalf("interval %d: %d timers fired, want 1", interval, n)
 			}
-			recs, err := h.outbox.Pending(ctx, 100)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var reports []int64
-			for _, r := range recs {
-				env, err := events.Decode(r.Payload)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if env.Type == events.TypeIncidentAlertsCoalesced {
-					var d events.IncidentAlertsCoalesced
-					if err := env.DecodeData(&d); err != nil {
-						t.Fatal(err)
-					}
-					reports = append(reports, d.AlertCount)
-				}
+			for _, d := range h.coalesced(t) {
+				reports = append(reports, d.AlertCount)
 			}
 			if len(reports) != interval+1 || reports[interval] != count {
 				t.Fatalf("interval %d: reports %v, want %d of them, the last %d", interval, reports, interval+1, count)
 			}
 		}
 	})
+}
+
+// coalesced returns the incident.alerts_coalesced reports in the outbox,
+// in order.
+func (h *harness) coalesced(t *testing.T) []events.IncidentAlertsCoalesced {
+	t.Helper()
+	recs, err := h.outbox.Pending(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.IncidentAlertsCoalesced
+	for _, r := range recs {
+		env, err := events.Decode(r.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.Type == events.TypeIncidentAlertsCoalesced {
+			var d events.IncidentAlertsCoalesced
+			if err := env.DecodeData(&d); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out
 }
