@@ -73,6 +73,19 @@ func (s *issueStore) waitCalls(n int) {
 	}
 }
 
+// waitPending waits until n commands wait for the transaction in flight.
+func waitPending(svc *Service, n int) {
+	for {
+		svc.txs.mu.Lock()
+		waiting := len(svc.txs.pending)
+		svc.txs.mu.Unlock()
+		if waiting == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestIssuedCommandsShareTransactions: commands issued while a transaction
 // is being written are committed together in the next one; when that one
 // fails, each is retried alone and only the bad one fails.
@@ -110,15 +123,7 @@ func TestIssuedCommandsShareTransactions(t *testing.T) {
 			results <- [2]string{inc, msg}
 		})
 	}
-	for {
-		svc.txs.mu.Lock()
-		waiting := len(svc.txs.pending)
-		svc.txs.mu.Unlock()
-		if waiting == n {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitPending(svc, n)
 	close(st.hold)
 	if err := <-firstDone; err != nil {
 		t.Fatal(err)
@@ -161,15 +166,7 @@ func TestIssuedCommandsShareTransactions(t *testing.T) {
 			}
 		})
 	}
-	for {
-		svc.txs.mu.Lock()
-		waiting := len(svc.txs.pending)
-		svc.txs.mu.Unlock()
-		if waiting == n {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitPending(svc, n)
 	close(st2.hold)
 	<-firstDone
 	wg.Wait()
